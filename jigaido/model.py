@@ -1,0 +1,292 @@
+"""The spec's JSON files as frozen values, and the conversions both ways.
+
+Pure: no disk, no aiogram. `parse_*` raise `DamagedFile` for anything that breaks
+SPEC section 2 (wrong types, missing fields); fields they do not know are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeAlias
+
+from jigaido.errors import DamagedFile
+
+GROUP_FILE = "group.json"
+USER_FILE = "user.json"
+
+# Telegram keeps an unconfirmed update for at most 24 hours; a record of an applied
+# update older than that can never be needed again.
+APPLIED_KEEP_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Bounty:
+    id: int
+    text: str
+    link: str | None
+    due_date_ts: int | None
+    created_at: int
+    created_by_user_id: int | None = None  # set in groups; personal bounties have none
+    due_all_day: bool = False  # the due date was given without a time: the whole day counts
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """An update this file has applied, with the answer it got, so a redelivery is
+    answered again instead of applied twice."""
+
+    update_id: int
+    at: int
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class GroupBook:
+    group_id: int
+    next_id: int = 1
+    bounties: tuple[Bounty, ...] = ()
+    applied: tuple[Applied, ...] = ()
+    migrated_from: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UserBook:
+    user_id: int
+    next_id: int = 1
+    bounties: tuple[Bounty, ...] = ()
+    applied: tuple[Applied, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackList:
+    user_id: int
+    tracked: tuple[int, ...] = ()
+    applied: tuple[Applied, ...] = ()
+
+
+Doc: TypeAlias = GroupBook | UserBook | TrackList
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FileKey:
+    """One file of one chat: `group.json`, `user.json` or `{user_id}.json`."""
+
+    chat_id: int
+    name: str = field(default=GROUP_FILE)
+
+    @staticmethod
+    def group(chat_id: int) -> FileKey:
+        return FileKey(chat_id, GROUP_FILE)
+
+    @staticmethod
+    def user(user_id: int) -> FileKey:
+        return FileKey(user_id, USER_FILE)
+
+    @staticmethod
+    def tracking(group_id: int, user_id: int) -> FileKey:
+        return FileKey(group_id, f"{user_id}.json")
+
+    @property
+    def tracking_user_id(self) -> int | None:
+        """The user whose tracking file this is, or None for group.json/user.json."""
+        stem = self.name.removesuffix(".json")
+        if stem != self.name and stem.isdigit():
+            return int(stem)
+        return None
+
+
+def empty_doc(key: FileKey) -> Doc:
+    if key.name == GROUP_FILE:
+        return GroupBook(group_id=key.chat_id)
+    if key.name == USER_FILE:
+        return UserBook(user_id=key.chat_id)
+    user_id = key.tracking_user_id
+    if user_id is None:
+        raise ValueError(f"not a jigaido file name: {key.name}")
+    return TrackList(user_id=user_id)
+
+
+def with_applied(doc: Doc, update_id: int, now: int, answer: str) -> Doc:
+    """`doc` with a record that `update_id` was applied and answered with `answer`."""
+    return replace(doc, applied=(*doc.applied, Applied(update_id, now, answer)))
+
+
+def find_applied(doc: Doc | None, update_id: int, now: int) -> Applied | None:
+    if doc is None:
+        return None
+    for record in doc.applied:
+        if record.update_id == update_id and now - record.at < APPLIED_KEEP_SECONDS:
+            return record
+    return None
+
+
+def prune_applied(doc: Doc, now: int, confirmed_below: int | None) -> Doc:
+    """Drop records that can no longer be redelivered: older than Telegram keeps
+    updates, or below the offset this process has confirmed. (After a week of
+    silence update ids may restart anywhere, but by then every record is stale.)"""
+    kept = tuple(
+        r
+        for r in doc.applied
+        if now - r.at < APPLIED_KEEP_SECONDS
+        and (confirmed_below is None or r.update_id >= confirmed_below)
+    )
+    return doc if len(kept) == len(doc.applied) else replace(doc, applied=kept)
+
+
+# --- JSON -----------------------------------------------------------------------------
+
+
+def dump(doc: Doc) -> bytes:
+    """Stable JSON: sorted keys, UTF-8, user text not escaped to ASCII."""
+    return json.dumps(to_json(doc), ensure_ascii=False, sort_keys=True, indent=1).encode()
+
+
+def to_json(doc: Doc) -> dict[str, Any]:
+    applied = [{"update_id": a.update_id, "at": a.at, "answer": a.answer} for a in doc.applied]
+    if isinstance(doc, GroupBook):
+        return {
+            "group_id": doc.group_id,
+            "next_id": doc.next_id,
+            "bounties": [_bounty_json(b, in_group=True) for b in doc.bounties],
+            "applied_updates": applied,
+            "migrated_from": list(doc.migrated_from),
+        }
+    if isinstance(doc, UserBook):
+        return {
+            "user_id": doc.user_id,
+            "next_id": doc.next_id,
+            "bounties": [_bounty_json(b, in_group=False) for b in doc.bounties],
+            "applied_updates": applied,
+        }
+    return {"user_id": doc.user_id, "tracked": list(doc.tracked), "applied_updates": applied}
+
+
+def _bounty_json(b: Bounty, *, in_group: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": b.id,
+        "text": b.text,
+        "link": b.link,
+        "due_date_ts": b.due_date_ts,
+        "created_at": b.created_at,
+    }
+    if in_group:
+        out["created_by_user_id"] = b.created_by_user_id
+    if b.due_date_ts is not None:
+        out["due_all_day"] = b.due_all_day
+    return out
+
+
+def load(key: FileKey, raw: bytes) -> Doc:
+    """Parse the bytes of `key`'s file, or raise `DamagedFile` saying what is wrong."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise DamagedFile(f"not UTF-8: {e}") from e
+    except json.JSONDecodeError as e:
+        raise DamagedFile(f"not JSON: {e}") from e
+    doc = from_json(key, obj)
+    owner = doc.group_id if isinstance(doc, GroupBook) else doc.user_id
+    expected = key.tracking_user_id if isinstance(doc, TrackList) else key.chat_id
+    if owner != expected:
+        raise DamagedFile(f"belongs to {owner}, not {expected}")
+    return doc
+
+
+def from_json(key: FileKey, obj: object) -> Doc:
+    o = _obj(obj, "file")
+    applied = tuple(_applied(a) for a in _list(o, "applied_updates", optional=True))
+    if key.name == GROUP_FILE:
+        bounties = tuple(_bounty(b, in_group=True) for b in _list(o, "bounties"))
+        return GroupBook(
+            group_id=_int(o, "group_id"),
+            next_id=_next_id(_int(o, "next_id"), bounties),
+            bounties=bounties,
+            applied=applied,
+            migrated_from=tuple(
+                _as_int(v, "migrated_from[]") for v in _list(o, "migrated_from", optional=True)
+            ),
+        )
+    if key.name == USER_FILE:
+        bounties = tuple(_bounty(b, in_group=False) for b in _list(o, "bounties"))
+        return UserBook(
+            user_id=_int(o, "user_id"),
+            next_id=_next_id(_int(o, "next_id"), bounties),
+            bounties=bounties,
+            applied=applied,
+        )
+    return TrackList(
+        user_id=_int(o, "user_id"),
+        tracked=tuple(_as_int(v, "tracked[]") for v in _list(o, "tracked")),
+        applied=applied,
+    )
+
+
+def _next_id(next_id: int, bounties: Iterable[Bounty]) -> int:
+    # Ids are never reused: a next_id at or below an existing id is repaired, not trusted.
+    return max([next_id, 1, *(b.id + 1 for b in bounties)])
+
+
+def _bounty(obj: object, *, in_group: bool) -> Bounty:
+    o = _obj(obj, "bounty")
+    due = _int(o, "due_date_ts", nullable=True)
+    all_day = o.get("due_all_day", False)
+    if not isinstance(all_day, bool):
+        raise DamagedFile("due_all_day is not a boolean")
+    return Bounty(
+        id=_int(o, "id"),
+        text=_str(o, "text"),
+        link=_str(o, "link", nullable=True),
+        due_date_ts=due,
+        created_at=_int(o, "created_at"),
+        created_by_user_id=_int(o, "created_by_user_id") if in_group else None,
+        due_all_day=all_day and due is not None,
+    )
+
+
+def _applied(obj: object) -> Applied:
+    o = _obj(obj, "applied update")
+    return Applied(update_id=_int(o, "update_id"), at=_int(o, "at"), answer=_str(o, "answer"))
+
+
+def _obj(obj: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(obj, dict):
+        raise DamagedFile(f"{what} is not a JSON object")
+    return obj
+
+
+def _list(o: Mapping[str, Any], name: str, *, optional: bool = False) -> list[Any]:
+    if name not in o and optional:
+        return []
+    value = o.get(name)
+    if not isinstance(value, list):
+        raise DamagedFile(f"{name} is missing or not a list")
+    return value
+
+
+def _as_int(value: object, name: str) -> int:
+    # bool is an int subclass in Python, but not in the spec.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DamagedFile(f"{name} is not an integer")
+    return value
+
+
+def _int(o: Mapping[str, Any], name: str, *, nullable: bool = False) -> Any:
+    if name not in o:
+        raise DamagedFile(f"{name} is missing")
+    value = o[name]
+    if value is None and nullable:
+        return None
+    return _as_int(value, name)
+
+
+def _str(o: Mapping[str, Any], name: str, *, nullable: bool = False) -> Any:
+    if name not in o:
+        raise DamagedFile(f"{name} is missing")
+    value = o[name]
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise DamagedFile(f"{name} is not a string")
+    return value
