@@ -20,3 +20,24 @@ class NotSaved(JigaidoError):
 
 class BadInput(JigaidoError):
     """A command's arguments are wrong; the message (plain text) is shown to the user."""
+
+
+class RetryLater(JigaidoError):
+    """Telegram asked to wait (429) or the network failed; the send may be retried."""
+
+    def __init__(self, seconds: float, reason: str, *, is_flood: bool) -> None:
+        super().__init__(f"retry in {seconds:g} s: {reason}")
+        self.seconds = seconds
+        self.is_flood = is_flood  # a 429: wait exactly `seconds`; else back off
+
+
+class ChatMoved(JigaidoError):
+    """The group became a supergroup; send to `new_chat_id` instead."""
+
+    def __init__(self, new_chat_id: int) -> None:
+        super().__init__(f"chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
+class Undeliverable(JigaidoError):
+    """Telegram refused the message for good (bot blocked or removed, bad request)."""

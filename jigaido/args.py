@@ -1,0 +1,317 @@
+"""The argument grammar of the commands (SPEC section 4, "Arguments").
+
+Pure: no aiogram, no I/O, no clock; the caller passes `now`, an aware datetime in the
+bot's time zone. Every user mistake raises `BadInput` with a short plain-text message.
+
+The optional link and due date are taken off the end of the arguments, so a text may
+contain anything, including words like "today", as long as they are not last.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlsplit
+
+from jigaido.errors import BadInput
+
+__all__ = [
+    "MAX_LINK",
+    "MAX_TEXT",
+    "AddArgs",
+    "Due",
+    "EditArgs",
+    "parse_add",
+    "parse_edit",
+    "parse_id",
+    "split_command",
+]
+
+MAX_TEXT = 1000
+MAX_LINK = 2048
+# Bot API clients see ids as JSON numbers; above 2**53 they stop being exact.
+MAX_ID = 2**53
+MAX_AHEAD = timedelta(days=3653)  # ten years, leap days included
+
+ADD_USAGE = "Usage: /add <text> [link] [due]"
+EDIT_USAGE = (
+    "Usage: /edit <id> [text] [link] [due]. "
+    "Add nolink to remove the link, nodue to remove the due date."
+)
+ID_HINT = "Give the bounty's id, a number like 3."
+
+_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?=\s|$)")
+_TOKEN = re.compile(r"\S+")
+_ID = re.compile(r"#?([0-9]+)")
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_DATE_LIKE = re.compile(r"([0-9]+)[-/.]([0-9]+)[-/.]([0-9]+)")
+_TIME_LIKE = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+_RELATIVE = re.compile(r"([0-9]+)([hdw])")
+_LINK_START = re.compile(r"https?://", re.IGNORECASE)
+_RELATIVE_UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+_WEEKDAYS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("monday", "mon"),
+            ("tuesday", "tue"),
+            ("wednesday", "wed"),
+            ("thursday", "thu"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        ]
+    )
+    for name in names
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    ts: int  # Unix seconds
+    all_day: bool  # given as a calendar day (no time): ts is local midnight starting that day
+
+
+@dataclass(frozen=True, slots=True)
+class AddArgs:
+    text: str
+    link: str | None
+    due: Due | None
+
+
+@dataclass(frozen=True, slots=True)
+class EditArgs:
+    id: int
+    text: str | None  # None: keep
+    link: str | None  # None: keep (unless clear_link)
+    due: Due | None  # None: keep (unless clear_due)
+    clear_link: bool
+    clear_due: bool
+
+
+def split_command(text: str, bot_username: str) -> tuple[str, str] | None:
+    """`(name, args)` of a command message, or None if it is not a command for this bot.
+
+    `name` is lower-cased; `args` is the rest with the surrounding whitespace stripped.
+    """
+    match = _COMMAND.match(text)
+    if match is None:
+        return None
+    mention = match.group(2)
+    if mention is not None and mention.lower() != bot_username.removeprefix("@").lower():
+        return None
+    return match.group(1).lower(), text[match.end() :].strip()
+
+
+def parse_add(raw: str | None, now: datetime) -> AddArgs:
+    """`/add <text> [link] [due]`: link and due in either order, at the end."""
+    _check_now(now)
+    body = raw or ""
+    tail = _take_tail(body, now, keywords=False)
+    text = body[: tail.start].strip()
+    if not text:
+        raise BadInput(f"A bounty needs a text. {ADD_USAGE}")
+    return AddArgs(text=_check_text(text), link=tail.link, due=tail.due)
+
+
+def parse_edit(raw: str | None, now: datetime) -> EditArgs:
+    """`/edit <id> [text] [link] [due]`, plus the trailing keywords nolink and nodue."""
+    _check_now(now)
+    first = _TOKEN.search(raw or "")
+    if raw is None or first is None:
+        raise BadInput(f"{ID_HINT} {EDIT_USAGE}")
+    bounty_id = parse_id(first.group())
+    rest = raw[first.end() :]
+    tail = _take_tail(rest, now, keywords=True)
+    if tail.link is not None and tail.clear_link:
+        raise BadInput("Give a link or nolink, not both.")
+    if tail.due is not None and tail.clear_due:
+        raise BadInput("Give a due date or nodue, not both.")
+    text = rest[: tail.start].strip() or None
+    if (
+        text is None
+        and tail.link is None
+        and tail.due is None
+        and not (tail.clear_link or tail.clear_due)
+    ):
+        raise BadInput(f"Nothing to change. {EDIT_USAGE}")
+    return EditArgs(
+        id=bounty_id,
+        text=None if text is None else _check_text(text),
+        link=tail.link,
+        due=tail.due,
+        clear_link=tail.clear_link,
+        clear_due=tail.clear_due,
+    )
+
+
+def parse_id(raw: str | None) -> int:
+    """A bounty id: a positive integer, optionally written `#3`."""
+    value = (raw or "").strip()
+    if not value:
+        raise BadInput(ID_HINT)
+    match = _ID.fullmatch(value)
+    digits = "" if match is None else match.group(1).lstrip("0")
+    if not digits:
+        raise BadInput(f"“{_show(value)}” is not a bounty id: use a positive number like 3.")
+    # The length test keeps int() away from absurdly long digit strings.
+    if len(digits) > len(str(MAX_ID)) or int(digits) > MAX_ID:
+        raise BadInput(f"“{_show(value)}” is too large for a bounty id.")
+    return int(digits)
+
+
+# --- the tail: link, due and keywords at the end ------------------------------------------
+
+
+@dataclass(slots=True)
+class _Tail:
+    start: int  # where the tail begins in the parsed string; the text is before it
+    link: str | None = None
+    due: Due | None = None
+    clear_link: bool = False
+    clear_due: bool = False
+
+
+def _take_tail(body: str, now: datetime, *, keywords: bool) -> _Tail:
+    tokens = [(m.start(), m.group()) for m in _TOKEN.finditer(body)]
+    tail = _Tail(start=len(body))
+    end = len(tokens)  # tokens[:end] are not yet taken
+    while end > 0:
+        token = tokens[end - 1][1]
+        word = token.lower()
+        if keywords and word == "nolink":
+            tail.clear_link = True
+            used = 1
+        elif keywords and word == "nodue":
+            tail.clear_due = True
+            used = 1
+        elif tail.link is None and _LINK_START.match(token):
+            tail.link = _check_link(token)
+            used = 1
+        elif tail.due is None and (
+            found := _due_at_end(token, tokens[end - 2][1] if end >= 2 else None, now)
+        ):
+            tail.due, used = found
+        else:
+            break
+        end -= used
+        tail.start = tokens[end][0]
+    return tail
+
+
+def _due_at_end(token: str, before: str | None, now: datetime) -> tuple[Due, int] | None:
+    """The due written by `token` (or by `before` and `token`), with how many tokens it used."""
+    last = token.lower()
+    clock = _TIME_LIKE.fullmatch(last)
+    if clock is not None:
+        day = None if before is None else _day(before.lower(), now)
+        if day is None:
+            return None  # a bare time stays text: "meet at 10:30"
+        hour, minute = int(clock.group(1)), int(clock.group(2))
+        if hour > 23 or minute > 59:
+            raise BadInput(f"Not a time: {token}. Use HH:MM, from 00:00 to 23:59.")
+        return _at(day, time(hour, minute), now, all_day=False), 2
+    relative = _RELATIVE.fullmatch(last)
+    if relative is not None:
+        return _relative(token, relative.group(1), relative.group(2), now), 1
+    day = _day(last, now)
+    if day is None:
+        return None
+    return _at(day, time(0), now, all_day=True), 1
+
+
+def _day(word: str, now: datetime) -> date | None:
+    """The calendar day `word` names, None if it names none; refuses broken dates."""
+    today = now.date()
+    if word == "today":
+        return today
+    if word == "tomorrow":
+        return today + timedelta(days=1)
+    weekday = _WEEKDAYS.get(word)
+    if weekday is not None:
+        # Strictly after today: "monday" said on a Monday means next week.
+        return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+    iso = _ISO_DATE.fullmatch(word)
+    if iso is not None:
+        year, month, day = (int(part) for part in iso.groups())
+        if not 1970 <= year <= 9999:
+            raise BadInput(f"Not a date: {word}. The year must be from 1970 to 9999.")
+        try:
+            return date(year, month, day)
+        except ValueError:
+            raise BadInput(f"Not a date: {word}. Use YYYY-MM-DD.") from None
+    if _looks_like_date(word):
+        raise BadInput(f"Not a date: {word}. Use YYYY-MM-DD.")
+    return None
+
+
+def _looks_like_date(word: str) -> bool:
+    # Refused rather than kept as text, so a mistyped due date is not silently lost.
+    # Numbers with parts a date never has (phone numbers 555-123-4567) and dotted
+    # numbers without a year (versions: 3.12.1) are text.
+    match = _DATE_LIKE.fullmatch(word)
+    if match is None:
+        return False
+    lengths = [len(part) for part in match.groups()]
+    if any(n not in (1, 2, 4) for n in lengths):
+        return False
+    return "-" in word or "/" in word or 4 in lengths
+
+
+def _relative(token: str, count: str, unit: str, now: datetime) -> Due:
+    # The length test keeps int() and timedelta away from absurd numbers.
+    digits = count.lstrip("0")
+    n = int(digits or "0") if len(digits) <= 7 else None
+    if n == 0:
+        raise BadInput(f"Not a due: {token}. Use a number from 1 up, like 3d.")
+    if n is None or n * _RELATIVE_UNIT[unit] > MAX_AHEAD:
+        raise BadInput(f"Too far ahead: {_show(token)}. A due can be at most 10 years away.")
+    if unit == "h":
+        # Elapsed hours: wall-clock arithmetic would be off by one across a DST change.
+        return Due(ts=int(now.timestamp()) + n * 3600, all_day=False)
+    # Days and weeks keep the clock time ("1d" at 18:00 is 18:00 tomorrow), even across a
+    # DST change: aware datetime arithmetic in Python is wall-clock arithmetic.
+    return Due(ts=int((now + n * _RELATIVE_UNIT[unit]).timestamp()), all_day=False)
+
+
+def _at(day: date, clock: time, now: datetime, *, all_day: bool) -> Due:
+    # combine() with tzinfo, not replace() on a UTC value, so zoneinfo picks the offset
+    # in force on that day.
+    return Due(ts=int(datetime.combine(day, clock, tzinfo=now.tzinfo).timestamp()), all_day=all_day)
+
+
+# --- checks ---------------------------------------------------------------------------
+
+
+def _check_text(text: str) -> str:
+    if len(text) > MAX_TEXT:
+        raise BadInput(
+            f"The text is too long: {len(text):,} characters; the limit is {MAX_TEXT:,}."
+        )
+    return text
+
+
+def _check_link(token: str) -> str:
+    if len(token) > MAX_LINK:
+        raise BadInput(
+            f"The link is too long: {len(token):,} characters; the limit is {MAX_LINK:,}."
+        )
+    try:
+        host = urlsplit(token).hostname
+    except ValueError:  # a malformed [IPv6] host
+        host = None
+    if not host:
+        raise BadInput(f"Not a link: {_show(token)}. Use a full address like https://example.com.")
+    return token
+
+
+def _check_now(now: datetime) -> None:
+    # A naive `now` would make timestamp() read the host's zone: a caller's bug.
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+
+
+def _show(value: str, limit: int = 40) -> str:
+    """`value` shortened for a message, so a huge argument is not echoed back whole."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"

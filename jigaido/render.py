@@ -1,0 +1,261 @@
+"""Bounties as HTML for Telegram's `parse_mode=HTML`, split to fit its message limit.
+
+Pure: no aiogram, no I/O, no clock (`now` is passed in). Every piece of user text goes
+through `escape`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+
+from jigaido.model import Bounty
+
+MESSAGE_LIMIT = 4096
+
+_SEP = "\n\n"
+_WORD_JOINER = "\u2060"
+
+# Telegram's HTML has only paired tags and the entities `&lt; &gt; &amp; &quot;` plus
+# numeric ones; these two patterns are the whole grammar the splitter has to respect.
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+_TOKEN = re.compile(f"{_TAG.pattern}|{_ENTITY.pattern}|.", re.DOTALL)
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
+_BREAKS = {"\n": 2, " ": 1}
+
+
+def escape(text: str) -> str:
+    """`text` safe as an HTML text node, with every `@` unable to mention anyone."""
+    # The word joiner is invisible but stops Telegram from reading `@name` as a
+    # mention, which would notify that user each time a list is shown.
+    return html.escape(text, quote=False).replace("@", "@" + _WORD_JOINER)
+
+
+def visible_length(html_text: str) -> int:
+    """What Telegram counts against its limit: the parsed text in UTF-16 code units."""
+    text = _ENTITY.sub(lambda m: html.unescape(m.group()), _TAG.sub("", html_text))
+    return _utf16_len(text)
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def format_due(ts: int, all_day: bool, tz: tzinfo) -> str:
+    when = datetime.fromtimestamp(ts, tz)
+    # Not strftime: `%Y` is not zero-padded for years below 1000 on every platform.
+    day = f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
+    return day if all_day else f"{day} {when.hour:02d}:{when.minute:02d}"
+
+
+def is_overdue(b: Bounty, now: int, tz: tzinfo) -> bool:
+    if b.due_date_ts is None:
+        return False
+    if not b.due_all_day:
+        return now > b.due_date_ts
+    # The whole local day counts. Its end comes from the calendar, not +86400: days
+    # on which the clocks change last 23 or 25 hours.
+    day = datetime.fromtimestamp(b.due_date_ts, tz).date()
+    next_midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
+    return now >= next_midnight.timestamp()
+
+
+def sort_key(b: Bounty) -> tuple[bool, int, int]:
+    """Soonest due first, undated last, then by id."""
+    return (b.due_date_ts is None, b.due_date_ts or 0, b.id)
+
+
+def bounty_block(b: Bounty, now: int, tz: tzinfo) -> str:
+    lines = [f"<b>#{b.id}</b> {escape(b.text)}"]
+    if b.link is not None:
+        lines.append(f'🔗 <a href="{html.escape(b.link, quote=True)}">{escape(b.link)}</a>')
+    if b.due_date_ts is not None:
+        due = f"📅 {format_due(b.due_date_ts, b.due_all_day, tz)}"
+        if is_overdue(b, now, tz):
+            due += " ⚠️ <b>overdue</b>"
+        lines.append(due)
+    return "\n".join(lines)
+
+
+def render_list(
+    title: str, bounties: Iterable[Bounty], now: int, tz: tzinfo, *, empty: str
+) -> list[str]:
+    """The bounties as one or more messages, each within `MESSAGE_LIMIT`; `[empty]`
+    when there are none."""
+    ordered = sorted(bounties, key=sort_key)
+    if not ordered:
+        return [empty]
+    blocks = [bounty_block(b, now, tz) for b in ordered]
+    header = f"<b>{escape(title)}</b> ({len(ordered)})"
+    # The markers' width depends on how many messages there are, which depends on the
+    # room the markers leave: widen the reserve until the count fits in it.
+    digits = 1
+    while True:
+        reserve = visible_length(_continued("9" * digits, "9" * digits)) + len(_SEP)
+        messages = _pack(blocks, header, MESSAGE_LIMIT, MESSAGE_LIMIT - reserve)
+        if len(str(len(messages))) <= digits:
+            break
+        digits += 1
+    total = len(messages)
+    return [
+        message if i == 0 else _continued(str(i + 1), str(total)) + _SEP + message
+        for i, message in enumerate(messages)
+    ]
+
+
+def _continued(index: str, total: str) -> str:
+    return f"<i>(continued {index}/{total})</i>"
+
+
+def split_messages(
+    blocks: Sequence[str], *, header: str = "", limit: int = MESSAGE_LIMIT
+) -> list[str]:
+    """`blocks` (HTML) joined by blank lines into messages of at most `limit` visible
+    UTF-16 units, `header` starting the first. A block is cut only when it does not fit
+    in a message on its own (or beside the header); the pieces are each valid HTML."""
+    return _pack(blocks, header, limit, limit)
+
+
+def _pack(blocks: Sequence[str], header: str, first_limit: int, rest_limit: int) -> list[str]:
+    if min(first_limit, rest_limit) < 2:
+        # Below that, a single character outside the BMP could never be placed.
+        raise ValueError("a message limit must be at least 2")
+    messages: list[str] = []
+    parts: list[str] = []
+    used = 0
+    lone_header = False
+
+    def room() -> int:
+        limit = rest_limit if messages else first_limit
+        return limit - used - (len(_SEP) if parts else 0)
+
+    def add(piece: str, width: int) -> None:
+        nonlocal used
+        used += width + (len(_SEP) if parts else 0)
+        parts.append(piece)
+
+    def flush() -> None:
+        nonlocal used
+        if parts:
+            messages.append(_SEP.join(parts))
+            parts.clear()
+            used = 0
+
+    items = [(header, True)] if header else []
+    items += [(block, False) for block in blocks]
+    for block, is_header in items:
+        width = visible_length(block)
+        if width > room() and parts and not lone_header:
+            flush()
+        if width <= room():
+            add(block, width)
+        else:
+            # Too long even for a message of its own, or for the one the header
+            # starts (a header alone would be a message saying nothing).
+            first, *rest = _cut(block, max(room(), 0), rest_limit)
+            if first[1] or not rest:
+                add(*first)
+            for piece in rest:
+                flush()
+                add(*piece)
+        lone_header = is_header
+    flush()
+    return messages or [""]
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    html: str
+    width: int  # visible UTF-16 units; 0 for a tag
+    opens: str | None = None  # tag name, for an opening tag
+    closes: str | None = None  # tag name, for a closing tag
+    breaks: int = 0  # 2 for a line break, 1 for a space: a cut after one reads best
+
+
+def _tokens(block: str) -> list[_Token]:
+    out = []
+    for m in _TOKEN.finditer(block):
+        tok = m.group()
+        tag = _TAG_NAME.match(tok) if len(tok) > 1 and tok[0] == "<" else None
+        if tag is not None:
+            closing, name = tag.groups()
+            out.append(
+                _Token(tok, 0, closes=name.lower())
+                if closing
+                else _Token(tok, 0, opens=name.lower())
+            )
+            continue
+        text = html.unescape(tok) if len(tok) > 1 else tok
+        out.append(_Token(tok, _utf16_len(text), breaks=_BREAKS.get(text, 0)))
+    return out
+
+
+def _cut(block: str, first: int, rest: int) -> list[tuple[str, int]]:
+    """`block` as pieces of at most `first`, then `rest`, visible units, each closing
+    the tags it leaves open and reopening the ones it inherits. The first piece is
+    empty (width 0) when not even one character fits in `first`."""
+    tokens = _tokens(block)
+    pieces: list[tuple[str, int]] = []
+    inherited: list[_Token] = []
+    start = 0
+    budget = first
+    while start < len(tokens) or not pieces:
+        end, widths = start, [0]
+        while end < len(tokens) and widths[-1] + tokens[end].width <= budget:
+            widths.append(widths[-1] + tokens[end].width)
+            end += 1
+        cut = end if end == len(tokens) else _best_cut(tokens, start, end, widths, budget)
+        body = tokens[start:cut]
+        opened = list(inherited)
+        for tok in body:
+            _track(opened, tok)
+        text = "".join(t.html for t in inherited) + "".join(t.html for t in body)
+        text += "".join(f"</{t.opens}>" for t in reversed(opened))
+        width = widths[cut - start]
+        pieces.append((text if width or cut == len(tokens) else "", width))
+        if width or cut == len(tokens):
+            inherited, start = opened, cut
+        budget = rest
+    return pieces
+
+
+def _best_cut(tokens: list[_Token], start: int, end: int, widths: list[int], budget: int) -> int:
+    """Where to end a piece that cannot hold `tokens[start:end + 1]`: after a line break
+    or else a space in its second half, else as late as possible; never leaving a tag
+    that would open or close an empty element."""
+    cut = end
+    for kind in (2, 1):
+        found = next(
+            (
+                i + 1
+                for i in range(end - 1, start - 1, -1)
+                if tokens[i].breaks == kind and widths[i + 1 - start] * 2 >= budget
+            ),
+            None,
+        )
+        if found is not None:
+            cut = found
+            break
+    while cut < len(tokens) and tokens[cut].closes is not None:
+        cut += 1
+    back = cut
+    while back > start and tokens[back - 1].opens is not None:
+        back -= 1
+    # Keep the trailing opening tags only if moving them leaves the piece without text.
+    if widths[back - start] > 0:
+        cut = back
+    return cut
+
+
+def _track(opened: list[_Token], tok: _Token) -> None:
+    if tok.opens is not None:
+        opened.append(tok)
+    elif tok.closes is not None:
+        for i in range(len(opened) - 1, -1, -1):
+            if opened[i].opens == tok.closes:
+                del opened[i]
+                break

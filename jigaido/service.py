@@ -1,0 +1,226 @@
+"""Wiring and the polling loop.
+
+The bot runs its own `getUpdates` loop instead of aiogram's `start_polling`, which
+confirms a batch before its handlers have run: here an update is confirmed (by the
+offset of a later `getUpdates`) only once its effect is on disk and its answer sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import OrderedDict
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.types import Update
+
+from jigaido import telegram
+from jigaido.errors import ConfigError
+from jigaido.outbox import Outbox
+from jigaido.pool import Pool
+from jigaido.settings import Settings
+from jigaido.store import Store
+
+log = logging.getLogger(__name__)
+
+# While the oldest unconfirmed update is still being worked on, wait this long for it
+# before fetching anyway (so other chats are not held up) ...
+FRONT_WAIT = 0.2
+# ... and when a fetch brings nothing new, wait this long for progress before the next,
+# so a slow chat does not turn polling into a tight loop.
+IDLE_REFETCH = 1.0
+# On SIGTERM, how long to wait for the work already taken.
+DRAIN_SECONDS = 8.0
+MAX_BACKOFF = 30.0
+
+
+class Poller:
+    def __init__(self, bot: Bot, dispatcher: Dispatcher, pool: Pool, *, timeout: int = 30) -> None:
+        self.bot = bot
+        self.dispatcher = dispatcher
+        self.pool = pool
+        self.timeout = timeout
+        self.allowed_updates = dispatcher.resolve_used_update_types()
+        self.offset: int | None = None
+        # Update id -> its completion (None: nothing to wait for), in arrival order.
+        self.pending: OrderedDict[int, asyncio.Future[None] | None] = OrderedDict()
+        self.stopping = asyncio.Event()
+        self.fetches = 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            await self._wait_for_front(FRONT_WAIT)
+            try:
+                updates = await self._fetch()
+            except TelegramUnauthorizedError as e:
+                raise ConfigError("Telegram refused the bot token (401 Unauthorized)") from e
+            except (TelegramAPIError, TelegramNetworkError, OSError, TimeoutError) as e:
+                failures += 1
+                delay = min(MAX_BACKOFF, 0.5 * 2**failures)
+                log.error("getUpdates failed (%s); retrying in %.1f s", e, delay)
+                await self._sleep(delay)
+                continue
+            if updates is None:
+                break  # stopping
+            failures = 0
+            fresh = [u for u in updates if u.update_id not in self.pending]
+            for update in fresh:
+                await self._feed(update)
+            if updates and not fresh:
+                await self._wait_for_any(IDLE_REFETCH)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait (bounded) for what was taken, then confirm what is done."""
+        waiting = [f for f in self.pending.values() if f is not None and not f.done()]
+        if waiting:
+            log.info("waiting for %d updates in progress", len(waiting))
+            await asyncio.wait(waiting, timeout=DRAIN_SECONDS)
+        self._advance()
+        if self.offset is not None:
+            with contextlib.suppress(TelegramAPIError, TelegramNetworkError, OSError, TimeoutError):
+                await self.bot.get_updates(
+                    offset=self.offset, limit=1, timeout=0, request_timeout=5
+                )
+
+    async def _fetch(self) -> list[Update] | None:
+        self._advance()
+        busy = bool(self.pending)  # unconfirmed updates come back at once; no long poll
+        offset = self.offset
+        fetch = asyncio.ensure_future(
+            self.bot.get_updates(
+                offset=offset,
+                timeout=0 if busy else self.timeout,
+                allowed_updates=self.allowed_updates,
+                request_timeout=self.timeout + 15,
+            )
+        )
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait([fetch, stop], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetch
+            return None
+        updates = fetch.result()
+        self.fetches += 1
+        if offset is not None:
+            # Telegram has now been told: records of updates below it may go.
+            self.pool.confirmed_below = offset
+        return updates
+
+    async def _feed(self, update: Update) -> None:
+        try:
+            result = await self.dispatcher.feed_update(self.bot, update)
+        except Exception:
+            log.exception("update %s could not be handled", update.update_id)
+            result = None
+        self.pending[update.update_id] = result if isinstance(result, asyncio.Future) else None
+
+    def _advance(self) -> None:
+        while self.pending:
+            update_id, done = next(iter(self.pending.items()))
+            if done is not None and not done.done():
+                break
+            self.pending.popitem(last=False)
+            self.offset = update_id + 1
+        if self.pending:
+            self.offset = next(iter(self.pending))
+
+    async def _wait_for_front(self, seconds: float) -> None:
+        self._advance()
+        if not self.pending:
+            return
+        front = next(iter(self.pending.values()))
+        if front is not None:
+            await asyncio.wait([front], timeout=seconds)
+
+    async def _wait_for_any(self, seconds: float) -> None:
+        waiting = [f for f in self.pending.values() if f is not None and not f.done()]
+        if not waiting:
+            return
+        stop = asyncio.ensure_future(self.stopping.wait())
+        awaited: list[asyncio.Future[Any]] = [*waiting, stop]
+        try:
+            await asyncio.wait(awaited, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+
+def make_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_url))
+    return Bot(settings.token, session=session)
+
+
+async def connect(bot: Bot, stopping: asyncio.Event) -> str:
+    """The bot's username from getMe, retried while the network is down."""
+    failures = 0
+    while True:
+        try:
+            me = await bot.me()
+        except TelegramUnauthorizedError as e:
+            raise ConfigError("Telegram refused the bot token (401 Unauthorized)") from e
+        except (TelegramAPIError, TelegramNetworkError, OSError, TimeoutError) as e:
+            failures += 1
+            delay = min(MAX_BACKOFF, 0.5 * 2**failures)
+            log.error("cannot reach the Bot API (%s); retrying in %.1f s", e, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
+            if stopping.is_set():
+                raise ConfigError("stopped before the Bot API could be reached") from e
+            continue
+        return me.username or ""
+
+
+async def run(settings: Settings) -> None:
+    """Poll until SIGTERM or SIGINT, then finish what was taken and return."""
+    bot = make_bot(settings)
+    try:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        username = await connect(bot, stopping)
+        with contextlib.suppress(TelegramAPIError, TelegramNetworkError):
+            # getUpdates fails while a webhook is set; leave pending updates in place.
+            await bot.delete_webhook(drop_pending_updates=False)
+        await telegram.register_menus(bot)
+
+        store = Store(settings.data_dir)
+        pool = Pool(
+            store,
+            Outbox(telegram.make_sender(bot)),
+            tz=settings.tz,
+            idle_seconds=settings.idle_seconds,
+        )
+        dispatcher = Dispatcher(pool=pool, bot_username=username)
+        dispatcher.include_router(telegram.router)
+        poller = Poller(bot, dispatcher, pool, timeout=settings.poll_timeout)
+        stopping_task = asyncio.ensure_future(stopping.wait())
+        stopping_task.add_done_callback(lambda _t: poller.stop())
+        log.info("jigaido started as @%s, data in %s", username, settings.data_dir)
+        try:
+            await poller.run()
+        finally:
+            stopping_task.cancel()
+            await pool.close()
+        log.info("jigaido stopped")
+    finally:
+        await bot.session.close()

@@ -1,0 +1,314 @@
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jigaido.model import Bounty
+from jigaido.render import (
+    MESSAGE_LIMIT,
+    bounty_block,
+    escape,
+    format_due,
+    is_overdue,
+    render_list,
+    sort_key,
+    split_messages,
+    visible_length,
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+WJ = "\u2060"
+NOW = int(datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp())
+
+
+class _Parsed(HTMLParser):
+    """The text of an HTML fragment, refusing one whose tags do not balance."""
+
+    def __init__(self, fragment: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.open: list[str] = []
+        self.links: list[str | None] = []
+        self.feed(fragment)
+        self.close()
+        assert self.open == [], f"unclosed {self.open} in {fragment!r}"
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.open.append(tag)
+        if tag == "a":
+            self.links.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open, f"stray </{tag}>"
+        assert self.open.pop() == tag
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def text_of(fragment: str) -> str:
+    return "".join(_Parsed(fragment).text)
+
+
+def bounty(
+    id: int = 1,
+    text: str = "do it",
+    link: str | None = None,
+    due: int | None = None,
+    all_day: bool = False,
+) -> Bounty:
+    return Bounty(id=id, text=text, link=link, due_date_ts=due, created_at=0, due_all_day=all_day)
+
+
+def local_ts(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, tz: ZoneInfo = BERLIN
+) -> int:
+    return int(datetime(year, month, day, hour, minute, tzinfo=tz).timestamp())
+
+
+# --- escaping -------------------------------------------------------------------------
+
+
+def test_escape_shows_tags_literally() -> None:
+    """A bounty text of `<b>x</b>` is shown as those characters, not as bold."""
+    assert escape("<b>x</b>") == "&lt;b&gt;x&lt;/b&gt;"
+    assert text_of(escape("<b>x</b>")) == "<b>x</b>"
+
+
+def test_escape_keeps_entity_text_literal() -> None:
+    """A text that is already `&amp;` is shown as `&amp;`, not as `&`."""
+    assert text_of(escape("&amp;")) == "&amp;"
+
+
+def test_escape_defuses_mentions() -> None:
+    """Every `@` is followed by a word joiner so `@user` does not notify anyone."""
+    assert escape("ping @user and @@x") == f"ping @{WJ}user and @{WJ}@{WJ}x"
+
+
+def test_block_escapes_text_and_link() -> None:
+    """Text and link are escaped; quotes in a link cannot break out of href."""
+    link = 'https://e.com/?q="a"&b=<c>'
+    block = bounty_block(bounty(id=3, text="<i>hi</i>\nline 2", link=link), NOW, UTC)
+    parsed = _Parsed(block)
+    assert parsed.links == [link]
+    assert "".join(parsed.text) == f"#3 <i>hi</i>\nline 2\n🔗 {link}"
+    assert block.startswith("<b>#3</b> &lt;i&gt;")
+
+
+def test_block_shows_due_and_overdue() -> None:
+    """The due line appears only with a due date; the overdue mark only once passed."""
+    assert "📅" not in bounty_block(bounty(), NOW, UTC)
+    due = local_ts(2025, 3, 1, 13, 30, tz=ZoneInfo("UTC"))
+    assert bounty_block(bounty(due=due), NOW, UTC).endswith("📅 2025-03-01 13:30")
+    late = bounty_block(bounty(due=due), due + 1, UTC)
+    assert late.endswith("📅 2025-03-01 13:30 ⚠️ <b>overdue</b>")
+
+
+# --- dates ----------------------------------------------------------------------------
+
+
+def test_format_due_in_zone() -> None:
+    """Dates show in the chat's zone, with a time only when one was given."""
+    ts = int(datetime(2025, 3, 1, 23, 30, tzinfo=UTC).timestamp())
+    assert format_due(ts, False, UTC) == "2025-03-01 23:30"
+    assert format_due(ts, False, BERLIN) == "2025-03-02 00:30"
+    assert format_due(ts, True, BERLIN) == "2025-03-02"
+
+
+def test_overdue_timed() -> None:
+    """A timed bounty is overdue only after its moment; an undated one never."""
+    b = bounty(due=1000)
+    assert not is_overdue(b, 1000, UTC)
+    assert is_overdue(b, 1001, UTC)
+    assert not is_overdue(bounty(), 10**12, UTC)
+
+
+def test_overdue_all_day_lasts_until_next_local_midnight() -> None:
+    """An all-day bounty counts its whole local day and is overdue at the next midnight."""
+    b = bounty(due=local_ts(2025, 3, 1), all_day=True)
+    midnight = local_ts(2025, 3, 2)
+    assert not is_overdue(b, local_ts(2025, 3, 1, 23, 59), BERLIN)
+    assert not is_overdue(b, midnight - 1, BERLIN)
+    assert is_overdue(b, midnight, BERLIN)
+    assert is_overdue(b, midnight + 1, BERLIN)
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"),
+    [((2025, 3, 30), 23), ((2025, 10, 26), 25)],
+    ids=["spring-forward", "fall-back"],
+)
+def test_overdue_all_day_on_dst_day(day: tuple[int, int, int], hours: int) -> None:
+    """On a day with a clock change the end is the calendar's midnight, not +24 h."""
+    start = local_ts(*day)
+    midnight = int(
+        datetime.combine(
+            datetime(*day).date() + timedelta(days=1), datetime.min.time(), BERLIN
+        ).timestamp()
+    )
+    assert midnight - start == hours * 3600
+    b = bounty(due=start, all_day=True)
+    assert not is_overdue(b, midnight - 1, BERLIN)
+    assert is_overdue(b, midnight, BERLIN)
+    assert is_overdue(b, start + 86400, BERLIN) == (hours < 24)
+
+
+# --- sorting --------------------------------------------------------------------------
+
+
+def test_sort_soonest_first_undated_last_then_id() -> None:
+    """Due ascending, undated last, ties broken by id."""
+    bs = [
+        bounty(id=1),
+        bounty(id=2, due=300),
+        bounty(id=3, due=100),
+        bounty(id=4, due=300),
+        bounty(id=0),
+        bounty(id=5, due=0),
+    ]
+    assert [b.id for b in sorted(bs, key=sort_key)] == [5, 3, 2, 4, 0, 1]
+
+
+# --- visible length -------------------------------------------------------------------
+
+
+def test_visible_length_ignores_tags_and_counts_entities_once() -> None:
+    """Tags count nothing and an entity counts as the character it stands for."""
+    assert visible_length('<b>a</b><a href="https://x.y/">&lt;&amp;</a>') == 3
+    assert visible_length(escape("<b>x</b>")) == len("<b>x</b>")
+
+
+def test_visible_length_counts_utf16_units() -> None:
+    """A character outside the BMP counts 2, as Telegram counts it."""
+    assert visible_length("😀") == 2
+    assert visible_length("é⚠️") == 3
+    assert visible_length(f"@{WJ}") == 2
+
+
+# --- splitting ------------------------------------------------------------------------
+
+
+def ids_in(message: str) -> list[int]:
+    return [int(m) for m in re.findall(r"(?m)^#(\d+) ", text_of(message))]
+
+
+def test_list_of_200_long_bounties_is_split() -> None:
+    """200 bounties of 1,000 characters: every message fits, every id once, in order."""
+    words = ("lorem ipsum dolor sit amet @someone " * 40)[:1000]
+    bs = [bounty(id=i, text=words, due=NOW + i * 60) for i in range(200, 0, -1)]
+    messages = render_list("Bounties <here>", bs, NOW, UTC, empty="none")
+    total = len(messages)
+    assert total > 1
+    assert all(visible_length(m) <= MESSAGE_LIMIT for m in messages)
+    assert [i for m in messages for i in ids_in(m)] == list(range(1, 201))
+    assert messages[0].startswith("<b>Bounties &lt;here&gt;</b> (200)\n\n<b>#1</b> ")
+    for n, message in enumerate(messages[1:], start=2):
+        assert message.startswith(f"<i>(continued {n}/{total})</i>\n\n<b>#")
+    for message in messages:
+        _Parsed(message)
+
+
+def test_render_list_single_message_has_no_marker() -> None:
+    """A list that fits in one message is the header and the blocks, nothing more."""
+    messages = render_list("Mine", [bounty(id=2), bounty(id=1)], NOW, UTC, empty="none")
+    assert messages == ["<b>Mine</b> (2)\n\n<b>#1</b> do it\n\n<b>#2</b> do it"]
+
+
+def test_render_list_empty() -> None:
+    """No bounties gives exactly the `empty` message."""
+    assert render_list("Mine", [], NOW, UTC, empty="<i>Nothing yet</i>") == ["<i>Nothing yet</i>"]
+
+
+def test_block_exactly_at_limit_is_not_cut() -> None:
+    """A block of exactly the limit is one message; one unit more and it is cut."""
+    block = "<b>#1</b> " + "x" * (MESSAGE_LIMIT - 3)
+    assert visible_length(block) == MESSAGE_LIMIT
+    assert split_messages([block]) == [block]
+    assert split_messages(["a", block, "b"]) == ["a", block, "b"]
+    assert len(split_messages([block + "x"])) == 2
+
+
+def test_blocks_are_joined_by_blank_lines() -> None:
+    """Blocks share a message separated by a blank line, after the header."""
+    assert split_messages(["a", "b"], header="<b>H</b>") == ["<b>H</b>\n\na\n\nb"]
+    assert split_messages(["aaaa", "bbbb"], limit=9) == ["aaaa", "bbbb"]
+    assert split_messages(["aaa", "bbbb"], limit=9) == ["aaa\n\nbbbb"]
+    assert split_messages([]) == [""]
+
+
+def test_oversized_block_is_cut_into_valid_pieces() -> None:
+    """A block longer than the limit is cut at spaces into balanced HTML, losing nothing."""
+    link = "https://example.com/" + "p" * 300
+    text = " ".join(f"word{i}" for i in range(400)) + " @user <b>"
+    block = f'<b>#7</b> <i>{escape(text)}</i>\n🔗 <a href="{link}">{escape(link)}</a>'
+    limit = 200
+    messages = split_messages([block], header="<b>List</b>", limit=limit)
+    assert len(messages) > 5
+    assert all(visible_length(m) <= limit for m in messages)
+    parsed = [_Parsed(m) for m in messages]
+    assert "".join("".join(p.text) for p in parsed) == "List\n\n" + text_of(block)
+    assert all(p.links in ([], [link]) for p in parsed)
+    # Cut at word boundaries wherever the text has them.
+    assert all(m.endswith(" </i>") for m in messages[:3])
+
+
+def test_cut_prefers_line_breaks() -> None:
+    """Within a too-long block, a line break in the second half is the cut point."""
+    block = "a" * 40 + "\n" + "b b b " * 5
+    assert split_messages([block], limit=50) == ["a" * 40 + "\n", "b b b " * 5]
+
+
+def test_cut_never_splits_a_surrogate_pair() -> None:
+    """Astral characters stay whole, even when one unit of room is left."""
+    messages = split_messages(["😀" * 5], header="x", limit=6)
+    assert messages == ["x\n\n😀", "😀😀😀", "😀"]
+
+
+def test_limit_below_two_is_refused() -> None:
+    """A limit that could not hold one astral character is a programming error."""
+    with pytest.raises(ValueError, match="at least 2"):
+        split_messages(["x"], limit=1)
+
+
+def matches(joined: str, header: str, texts: list[str]) -> bool:
+    """Whether `joined` is header and texts in order, each pair separated by a blank
+    line or by nothing (a message boundary)."""
+    positions = {0}
+    parts = ([header] if header else []) + texts
+    for i, part in enumerate(parts):
+        seps = ("\n\n", "") if i else ("",)
+        positions = {
+            p + len(sep) + len(part)
+            for p in positions
+            for sep in seps
+            if joined.startswith(sep + part, p)
+        }
+    return len(joined) in positions
+
+
+@settings(deadline=None)  # timing varies on shared CI machines; size is bounded anyway
+@given(
+    texts=st.lists(st.text(max_size=400), max_size=12),
+    bold=st.lists(st.booleans(), min_size=12, max_size=12),
+    header=st.text(max_size=80),
+    limit=st.integers(min_value=64, max_value=300),
+)
+def test_split_property(texts: list[str], bold: list[bool], header: str, limit: int) -> None:
+    """Any blocks: every message fits, parses balanced, and together they say it all."""
+    blocks = [f"<b>{escape(t)}</b>" if b else escape(t) for t, b in zip(texts, bold, strict=False)]
+    head = f"<b>{escape(header)}</b>" if header else ""
+    messages = split_messages(blocks, header=head, limit=limit)
+    assert messages
+    assert all(visible_length(m) <= limit for m in messages)
+    visible = [text_of(m) for m in messages]
+    assert all(
+        visible_length(m) == len(v.encode("utf-16-le")) // 2
+        for m, v in zip(messages, visible, strict=True)
+    )
+    assert matches("".join(visible), text_of(head), [text_of(b) for b in blocks])
