@@ -119,6 +119,7 @@ class _Worker:
         self.notices: list[str] = []  # damaged-file notices owed to the chat
         self.opened = False
         self.sending: asyncio.Task[None] | None = None
+        self.unsent = 0  # answers handed to the outbox and not yet out
         self.task = asyncio.create_task(self.run(), name=f"chat:{chat_id}")
 
     async def stop(self) -> None:
@@ -141,6 +142,10 @@ class _Worker:
                 while len(batch) < self.pool.batch_max and not self.queue.empty():
                     batch.append(self.queue.get_nowait())
                 jobs = [j for j in batch if isinstance(j, Job)]
+                if self.unsent >= self.pool.queue_size and self.sending is not None:
+                    # Answers pile up faster than Telegram takes them: stop taking
+                    # work, so the queue fills and the poller slows down.
+                    await self.sending
                 if jobs:
                     await self._handle(jobs)
                 if any(isinstance(j, _Stop) for j in batch):
@@ -258,9 +263,30 @@ class _Worker:
             answers[0] = (job, (*self.notices, *texts))
             self.notices = []
         replies = [(job, self._reply(job.request, texts)) for job, texts in answers]
+        self.unsent += len(replies)
         self.sending = asyncio.create_task(
-            _deliver(self.pool.outbox, self.sending, replies), name=f"send:{self.chat_id}"
+            self._deliver(self.sending, replies), name=f"send:{self.chat_id}"
         )
+
+    async def _deliver(
+        self, previous: asyncio.Task[None] | None, replies: list[tuple[Job, Reply]]
+    ) -> None:
+        """Send a batch's answers after the previous batch's, in order; resolve each job."""
+        try:
+            if previous is not None:
+                with contextlib.suppress(Exception):
+                    await previous
+            for job, reply in replies:
+                try:
+                    await self.pool.outbox.deliver(reply)
+                except Exception:
+                    log.exception("chat %s: sending an answer failed", reply.chat_id)
+                finally:
+                    self.unsent -= 1
+                    _resolve(job)
+        finally:
+            for job, _ in replies:
+                _resolve(job)
 
     def _reply(self, request: Request, texts: tuple[str, ...]) -> Reply:
         in_group = request.kind == "group"
@@ -315,26 +341,6 @@ class _Worker:
             if isinstance(loaded.doc, TrackList):
                 out[loaded.doc.user_id] = loaded.doc
         return out
-
-
-async def _deliver(
-    outbox: Outbox, previous: asyncio.Task[None] | None, replies: list[tuple[Job, Reply]]
-) -> None:
-    """Send a batch's answers after the previous batch's, in order; resolve each job."""
-    try:
-        if previous is not None:
-            with contextlib.suppress(Exception):
-                await previous
-        for job, reply in replies:
-            try:
-                await outbox.deliver(reply)
-            except Exception:
-                log.exception("chat %s: sending an answer failed", reply.chat_id)
-            finally:
-                _resolve(job)
-    finally:
-        for job, _ in replies:
-            _resolve(job)
 
 
 def _drain(queue: asyncio.Queue[Job | _Stop]) -> list[Job | _Stop]:
