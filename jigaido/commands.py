@@ -21,7 +21,6 @@ from jigaido.model import (
     GroupBook,
     TrackList,
     UserBook,
-    empty_doc,
     find_applied,
     with_applied,
 )
@@ -247,6 +246,7 @@ def help_text(kind: ChatKind) -> str:
 
 
 def migrate_group(
+    old_id: int,
     new_id: int,
     old: GroupBook | None,
     new: GroupBook | None,
@@ -263,7 +263,6 @@ def migrate_group(
         renumbered[b.id] = next_id
         extra.append(replace(b, id=next_id))
         next_id += 1
-    old_id = base.group_id
     merged = GroupBook(
         group_id=new_id,
         next_id=next_id,
@@ -362,7 +361,6 @@ __all__ = [
     "PRIVATE_COMMANDS",
     "Outcome",
     "Request",
-    "empty_doc",
     "execute",
     "files_needed",
     "help_text",

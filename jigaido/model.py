@@ -92,7 +92,7 @@ class FileKey:
     def tracking_user_id(self) -> int | None:
         """The user whose tracking file this is, or None for group.json/user.json."""
         stem = self.name.removesuffix(".json")
-        if stem != self.name and stem.isdigit():
+        if stem != self.name and stem.isascii() and stem.isdecimal():
             return int(stem)
         return None
 
@@ -184,7 +184,8 @@ def load(key: FileKey, raw: bytes) -> Doc:
         obj = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise DamagedFile(f"not UTF-8: {e}") from e
-    except json.JSONDecodeError as e:
+    except (ValueError, RecursionError) as e:
+        # ValueError also covers integers too long to convert; RecursionError, nesting.
         raise DamagedFile(f"not JSON: {e}") from e
     doc = from_json(key, obj)
     owner = doc.group_id if isinstance(doc, GroupBook) else doc.user_id
@@ -289,4 +290,8 @@ def _str(o: Mapping[str, Any], name: str, *, nullable: bool = False) -> Any:
         return None
     if not isinstance(value, str):
         raise DamagedFile(f"{name} is not a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate escape: could never be written back
+        raise DamagedFile(f"{name} is not valid Unicode") from e
     return value

@@ -21,7 +21,7 @@ from datetime import tzinfo
 from jigaido import commands
 from jigaido.commands import MIGRATE, Outcome, Request
 from jigaido.errors import NotSaved
-from jigaido.model import GROUP_FILE, USER_FILE, Doc, FileKey, GroupBook, TrackList, prune_applied
+from jigaido.model import GROUP_FILE, USER_FILE, Doc, FileKey, prune_applied
 from jigaido.outbox import Outbox, Reply
 from jigaido.render import escape
 from jigaido.store import Store
@@ -302,45 +302,14 @@ class _Worker:
         old_id, new_id = int(job.request.args), self.chat_id
         try:
             await self.pool.retire(old_id, new_id)
-            await self._move_group(old_id, new_id)
+            merge = functools.partial(commands.migrate_group, old_id, new_id)
+            result = await self.pool.store.migrate(old_id, new_id, merge)
+            log.info("chat %s: migration from %s: %s", new_id, old_id, result)
         except (NotSaved, OSError) as e:
             log.error("chat %s: migration from %s failed: %s", new_id, old_id, e)
         finally:
             self.docs.clear()  # reloaded from disk on next use
             _resolve(job)
-
-    async def _move_group(self, old_id: int, new_id: int) -> None:
-        store = self.pool.store
-        new_loaded = await store.read(FileKey.group(new_id))
-        new_book = new_loaded.doc if isinstance(new_loaded.doc, GroupBook) else None
-        if new_book is None or old_id not in new_book.migrated_from:
-            old_loaded = await store.read(FileKey.group(old_id))
-            old_book = old_loaded.doc if isinstance(old_loaded.doc, GroupBook) else None
-            old_tracks = await self._read_tracks(old_id)
-            if old_book is None and not old_tracks:
-                return
-            merged, tracks = commands.migrate_group(
-                new_id, old_book, new_book, old_tracks, await self._read_tracks(new_id)
-            )
-            # Tracking files first, group.json (which marks the move as done) last:
-            # redoing an interrupted move merges the same ids again.
-            for user_id, track_list in tracks.items():
-                await store.write(FileKey.tracking(new_id, user_id), track_list)
-            await store.write(FileKey.group(new_id), merged)
-            log.info(
-                "chat %s: moved group %s here (%d bounties)", new_id, old_id, len(merged.bounties)
-            )
-        aside = await store.retire_dir(old_id, f"migrated-to-{new_id}")
-        if aside is not None:
-            log.info("chat %s: old directory kept as %s", new_id, aside)
-
-    async def _read_tracks(self, chat_id: int) -> dict[int, TrackList]:
-        out: dict[int, TrackList] = {}
-        for key in await self.pool.store.list_tracking(chat_id):
-            loaded = await self.pool.store.read(key)
-            if isinstance(loaded.doc, TrackList):
-                out[loaded.doc.user_id] = loaded.doc
-        return out
 
 
 def _drain(queue: asyncio.Queue[Job | _Stop]) -> list[Job | _Stop]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,9 +23,15 @@ import aiofiles.os
 
 from jigaido import model
 from jigaido.errors import DamagedFile, NotSaved
-from jigaido.model import Doc, FileKey
+from jigaido.model import Doc, FileKey, GroupBook, TrackList
 
 log = logging.getLogger(__name__)
+
+# old book, book already under the new id, their tracking files -> merged book and files
+Merge = Callable[
+    [GroupBook | None, GroupBook | None, dict[int, TrackList], dict[int, TrackList]],
+    tuple[GroupBook, dict[int, TrackList]],
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -57,8 +64,8 @@ class Store:
     async def read(self, key: FileKey) -> Loaded:
         return await _run(self.read_sync, key)
 
-    def read_sync(self, key: FileKey) -> Loaded:
-        path = self.path(key)
+    def read_sync(self, key: FileKey, directory: Path | None = None) -> Loaded:
+        path = (directory or self.chat_dir(key.chat_id)) / key.name
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -84,29 +91,54 @@ class Store:
         except OSError as e:
             raise NotSaved(f"{path}: {e.strerror or e}") from e
 
-    async def list_tracking(self, chat_id: int) -> list[FileKey]:
-        return await _run(self.list_tracking_sync, chat_id)
+    async def migrate(self, old_id: int, new_id: int, merge: Merge) -> str:
+        """Move group `old_id`'s files to `new_id`, merged with what is there already."""
+        return await _run(self.migrate_sync, old_id, new_id, merge)
 
-    def list_tracking_sync(self, chat_id: int) -> list[FileKey]:
-        try:
-            names = os.listdir(self.chat_dir(chat_id))
-        except FileNotFoundError:
-            return []
-        keys = [FileKey(chat_id, n) for n in names]
-        return sorted(k for k in keys if k.tracking_user_id is not None)
-
-    async def retire_dir(self, chat_id: int, why: str) -> str | None:
-        """Rename a chat's directory out of the way (kept, never deleted)."""
-        return await _run(self.retire_dir_sync, chat_id, why)
-
-    def retire_dir_sync(self, chat_id: int, why: str) -> str | None:
-        src = self.chat_dir(chat_id)
-        if not src.exists():
-            return None
-        dst = _free_name(self.root / f"{chat_id}.{why}")
-        os.rename(src, dst)
+    def migrate_sync(self, old_id: int, new_id: int, merge: Merge) -> str:
+        """Build the merged directory beside the others, then swap it in with renames.
+        Every input stays on disk (the old directory and any earlier files under the
+        new id are renamed, never deleted), so a redo after a crash merges the very
+        same inputs again."""
+        old_dir, new_dir = self.chat_dir(old_id), self.chat_dir(new_id)
+        if not old_dir.exists():
+            return "nothing to move"
+        current = self._read_group_dir(new_dir, new_id)[0]
+        if current is None or old_id not in current.migrated_from:
+            before = self.root / f"{new_id}.before-migration-from-{old_id}"
+            source = before if before.exists() else new_dir
+            old_book, old_tracks = self._read_group_dir(old_dir, old_id)
+            new_book, new_tracks = self._read_group_dir(source, new_id)
+            merged, tracks = merge(old_book, new_book, old_tracks, new_tracks)
+            staging = self.root / f".{new_id}.migrating-from-{old_id}"
+            shutil.rmtree(staging, ignore_errors=True)
+            os.mkdir(staging, 0o700)
+            for user_id, track_list in tracks.items():
+                write_durably(staging / f"{user_id}.json", model.dump(track_list))
+            write_durably(staging / model.GROUP_FILE, model.dump(merged))
+            if new_dir.exists():
+                os.rename(new_dir, _free_name(before))
+            os.rename(staging, new_dir)
+            fsync_dir(self.root)
+        aside = _free_name(self.root / f"{old_id}.migrated-to-{new_id}")
+        os.rename(old_dir, aside)
         fsync_dir(self.root)
-        return dst.name
+        return f"moved; the old directory is kept as {aside.name}"
+
+    def _read_group_dir(
+        self, directory: Path, group_id: int
+    ) -> tuple[GroupBook | None, dict[int, TrackList]]:
+        book = self.read_sync(FileKey.group(group_id), directory).doc
+        tracks: dict[int, TrackList] = {}
+        names = os.listdir(directory) if directory.is_dir() else []
+        for name in sorted(names):
+            key = FileKey(group_id, name)
+            if key.tracking_user_id is None:
+                continue
+            doc = self.read_sync(key, directory).doc
+            if isinstance(doc, TrackList):
+                tracks[doc.user_id] = doc
+        return (book if isinstance(book, GroupBook) else None), tracks
 
 
 async def _run(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

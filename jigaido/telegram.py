@@ -82,7 +82,7 @@ def to_request(message: Message, update_id: int, bot_username: str) -> Request |
         return None
     if not message.text:
         return None
-    split = args.split_command(message.text, bot_username)
+    split = args.split_command(_valid_unicode(message.text), bot_username)
     if split is None:
         return None
     command, rest = split
@@ -101,6 +101,12 @@ def to_request(message: Message, update_id: int, bot_username: str) -> Request |
         args=rest,
         thread_id=message.message_thread_id if message.is_topic_message else None,
     )
+
+
+def _valid_unicode(text: str) -> str:
+    """Lone surrogates (possible in JSON, never in real text) become U+FFFD, so every
+    text can be stored as UTF-8."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _migration(update_id: int, message: Message, *, new_id: int, old_id: int) -> Request:
