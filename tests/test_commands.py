@@ -684,7 +684,9 @@ def test_migrate_keeps_old_ids_and_renumbers_raced_ones() -> None:
 
 def test_migrate_without_raced_bounties() -> None:
     """With nothing under the new id, the old book moves unchanged but for its id."""
-    merged, tracks = migrate_group(OLD_ID, NEW_ID, OLD_BOOK, None, {ANN: TrackList(ANN, (2, 4))}, {})
+    merged, tracks = migrate_group(
+        OLD_ID, NEW_ID, OLD_BOOK, None, {ANN: TrackList(ANN, (2, 4))}, {}
+    )
     assert merged.bounties == OLD_BOOK.bounties
     assert merged.next_id == OLD_BOOK.next_id
     assert merged.migrated_from == (OLD_ID,)
@@ -720,7 +722,9 @@ def test_migrate_keeps_earlier_migrations() -> None:
 
 def test_migrate_without_old_book_does_not_name_itself() -> None:
     """Without an old group.json the merge never claims the group migrated from itself."""
-    merged, tracks = migrate_group(OLD_ID, NEW_ID, None, RACED_BOOK, {ANN: TrackList(ANN, (1,))}, {})
+    merged, tracks = migrate_group(
+        OLD_ID, NEW_ID, None, RACED_BOOK, {ANN: TrackList(ANN, (1,))}, {}
+    )
     assert [b.text for b in merged.bounties] == ["raced one", "raced two"]
     assert NEW_ID not in merged.migrated_from
     assert ANN in tracks
