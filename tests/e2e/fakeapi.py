@@ -1,0 +1,951 @@
+"""A fake Telegram Bot API server on 127.0.0.1 for end-to-end tests.
+
+The bot under test talks to it over real HTTP exactly as it would to
+api.telegram.org (`TELEGRAM_API_URL`), so these tests cover aiogram's session,
+the bot's escaping and its polling loop as well as its handlers. The fake keeps
+Telegram's rules where a bot can get them wrong: `getUpdates` offsets and long
+polling, the 4,096-character limit, HTML entity parsing, 429 and migration
+errors. Everything it sees is recorded for the test to assert on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+__all__ = [
+    "DEFAULT_USER_ID",
+    "GROUP_ANONYMOUS_BOT_ID",
+    "MAX_MESSAGE_LENGTH",
+    "Call",
+    "EntityParseError",
+    "FakeBotAPI",
+    "Sent",
+    "parse_html",
+    "utf16_len",
+]
+
+GROUP_ANONYMOUS_BOT_ID = 1087968824
+"""The user Telegram puts in `from` when an anonymous group admin writes."""
+
+DEFAULT_USER_ID = 1001
+"""The sender of pushed group messages when the test names none."""
+
+MAX_MESSAGE_LENGTH = 4096
+"""Telegram's limit on a text message, in UTF-16 code units after entity parsing."""
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One authorised request: the canonical method name and its decoded parameters."""
+
+    method: str
+    params: JSONDict
+    time: float
+    """`time.monotonic()` when the request arrived."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One message that `sendMessage` accepted."""
+
+    chat_id: int
+    text: str
+    """The text as the bot sent it, markup included."""
+    parse_mode: str | None
+    reply_to_message_id: int | None
+    message_thread_id: int | None
+    disable_preview: bool
+    params: JSONDict
+    time: float
+    """`time.monotonic()` when the request arrived."""
+    message_id: int = 0
+    """The id the fake gave the message in its chat."""
+
+    @property
+    def plain(self) -> str:
+        """The text a user would read: HTML tags stripped and entities decoded."""
+        if _is_html(self.parse_mode):
+            return parse_html(self.text)
+        return self.text
+
+
+class EntityParseError(ValueError):
+    """The text is not HTML that Telegram accepts."""
+
+
+class _Reject(Exception):
+    """Answer the current request with a Telegram error."""
+
+    def __init__(
+        self, error_code: int, description: str, parameters: JSONDict | None = None
+    ) -> None:
+        super().__init__(description)
+        self.error_code = error_code
+        self.description = description
+        self.parameters = parameters
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error_code: int
+    description: str
+    parameters: JSONDict | None
+
+
+# ----------------------------------------------------------------------------
+# Telegram's HTML parse mode
+
+
+_ALLOWED_TAGS = frozenset(
+    {
+        "b", "strong", "i", "em", "u", "ins", "s", "strike", "del",
+        "a", "code", "pre", "tg-spoiler", "span", "blockquote", "tg-emoji",
+    }
+)  # fmt: skip
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ENTITY = re.compile(r"&(?:#([0-9]+)|#[xX]([0-9a-fA-F]+)|([A-Za-z]+));")
+_NAME_CHARS = re.compile(r"[A-Za-z0-9-]*")
+_UNQUOTED_VALUE = re.compile(r"[A-Za-z0-9.-]*")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram's limits and entity offsets."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def parse_html(text: str) -> str:
+    """Return the plain text of Telegram-style HTML, or raise `EntityParseError`.
+
+    Follows tdlib's parser (the tag set, balanced nesting, messages with UTF-8 byte
+    offsets) with one deliberate difference: Telegram keeps an `&` that starts no
+    entity as a literal character, this parser rejects it, because such an `&` in the
+    bot's output means user text reached the markup unescaped.
+    """
+    return _HtmlParser(text).parse()
+
+
+class _HtmlParser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def error(self, message: str) -> EntityParseError:
+        return EntityParseError(message)
+
+    def offset(self, index: int) -> int:
+        return len(self.text[:index].encode("utf-8", "surrogatepass"))
+
+    def parse(self) -> str:
+        text = self.text
+        out: list[str] = []
+        stack: list[str] = []
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char == "&":
+                out.append(self.entity())
+            elif char != "<":
+                out.append(char)
+                self.pos += 1
+            elif text.startswith("</", self.pos):
+                self.end_tag(stack)
+            else:
+                stack.append(self.start_tag())
+        if stack:
+            raise self.error(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+        return "".join(out)
+
+    def entity(self) -> str:
+        match = _ENTITY.match(self.text, self.pos)
+        if match is None:
+            raise self.error(
+                f'Unescaped "&" at byte offset {self.offset(self.pos)}: '
+                "write &amp; (the fake is stricter than Telegram here)"
+            )
+        decimal, hexadecimal, name = match.groups()
+        if name is not None:
+            if name not in _NAMED_ENTITIES:
+                raise self.error(
+                    f'Unsupported HTML entity "&{name};" at byte offset {self.offset(self.pos)}'
+                )
+            value = _NAMED_ENTITIES[name]
+        else:
+            code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+            if not 0 < code <= 0x10FFFF:
+                raise self.error(
+                    f"Invalid character reference at byte offset {self.offset(self.pos)}"
+                )
+            value = chr(code)
+        self.pos = match.end()
+        return value
+
+    def decode_value(self, raw: str, begin: int) -> str:
+        sub = _HtmlParser(raw)
+        out: list[str] = []
+        while sub.pos < len(raw):
+            if raw[sub.pos] == "&":
+                try:
+                    out.append(sub.entity())
+                except EntityParseError as exc:
+                    raise self.error(
+                        f"{exc} in an attribute of the tag at byte offset {self.offset(begin)}"
+                    ) from None
+            else:
+                out.append(raw[sub.pos])
+                sub.pos += 1
+        return "".join(out)
+
+    def end_tag(self, stack: list[str]) -> None:
+        begin = self.pos
+        end = self.text.find(">", begin)
+        if end < 0:
+            raise self.error(f"Unclosed end tag at byte offset {self.offset(begin)}")
+        name = self.text[begin + 2 : end].strip().lower()
+        if not stack:
+            raise self.error(f"Unexpected end tag at byte offset {self.offset(begin)}")
+        if name != stack[-1]:
+            raise self.error(
+                f"Unmatched end tag at byte offset {self.offset(begin)}, "
+                f'expected "</{stack[-1]}>", found "</{name}>"'
+            )
+        stack.pop()
+        self.pos = end + 1
+
+    def start_tag(self) -> str:
+        text, begin = self.text, self.pos
+        end = begin + 1
+        while end < len(text) and not text[end].isspace() and text[end] != ">":
+            end += 1
+        if end >= len(text):
+            raise self.error(f"Unclosed start tag at byte offset {self.offset(begin)}")
+        name = text[begin + 1 : end].lower()
+        if name not in _ALLOWED_TAGS:
+            raise self.error(f'Unsupported start tag "{name}" at byte offset {self.offset(begin)}')
+        self.pos = end
+        attributes = self.attributes(name, begin)
+        if name == "span" and attributes.get("class") != "tg-spoiler":
+            raise self.error(
+                f'Tag "span" must have class "tg-spoiler" at byte offset {self.offset(begin)}'
+            )
+        if name == "tg-emoji" and not attributes.get("emoji-id", "").isdigit():
+            raise self.error(
+                f'Tag "tg-emoji" must have a numeric "emoji-id" at byte offset {self.offset(begin)}'
+            )
+        return name
+
+    def attributes(self, tag: str, begin: int) -> dict[str, str]:
+        text = self.text
+        found: dict[str, str] = {}
+        unclosed = f"Unclosed start tag at byte offset {self.offset(begin)}"
+        while True:
+            self.skip_spaces()
+            if self.pos >= len(text):
+                raise self.error(unclosed)
+            if text[self.pos] == ">":
+                self.pos += 1
+                return found
+            match = _NAME_CHARS.match(text, self.pos)
+            assert match is not None
+            attribute = match.group().lower()
+            if not attribute:
+                raise self.error(
+                    f'Empty attribute name in the tag "{tag}" at byte offset {self.offset(begin)}'
+                )
+            self.pos = match.end()
+            self.skip_spaces()
+            if self.pos >= len(text):
+                raise self.error(unclosed)
+            if text[self.pos] != "=":
+                if tag == "blockquote" and attribute == "expandable":
+                    found[attribute] = ""
+                    continue
+                raise self.error(
+                    "Expected equal sign in declaration of an attribute of the tag "
+                    f'"{tag}" at byte offset {self.offset(begin)}'
+                )
+            self.pos += 1
+            self.skip_spaces()
+            if self.pos >= len(text):
+                raise self.error(unclosed)
+            quote = text[self.pos]
+            if quote in "'\"":
+                close = text.find(quote, self.pos + 1)
+                if close < 0:
+                    raise self.error(unclosed)
+                raw = text[self.pos + 1 : close]
+                self.pos = close + 1
+            else:
+                value = _UNQUOTED_VALUE.match(text, self.pos)
+                assert value is not None
+                raw = value.group()
+                self.pos = value.end()
+                if self.pos >= len(text) or not (text[self.pos].isspace() or text[self.pos] == ">"):
+                    raise self.error(
+                        f"Unexpected end of name token at byte offset {self.offset(self.pos)}"
+                    )
+            found[attribute] = self.decode_value(raw, begin)
+
+    def skip_spaces(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+
+def _is_html(parse_mode: str | None) -> bool:
+    return parse_mode is not None and parse_mode.lower() == "html"
+
+
+# ----------------------------------------------------------------------------
+# Request decoding
+
+# Parameters that are strings even when they look like JSON ("42", "true").
+_STRING_PARAMS = frozenset(
+    {
+        "text", "caption", "parse_mode", "language_code", "url", "secret_token",
+        "ip_address", "business_connection_id", "message_effect_id", "emoji", "title",
+        "description", "short_description", "name", "callback_query_id",
+        "inline_message_id", "query", "question", "custom_emoji_id", "sticker",
+    }
+)  # fmt: skip
+
+
+def _decode_params(raw: Mapping[str, Any]) -> JSONDict:
+    params: JSONDict = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and key not in _STRING_PARAMS:
+            try:
+                params[key] = json.loads(value)
+            except ValueError:
+                params[key] = value
+        else:
+            params[key] = value
+    return params
+
+
+def _as_int(params: JSONDict, key: str, default: int) -> int:
+    value = params.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Reject(400, f"Bad Request: invalid {key} specified")
+    try:
+        return int(value)
+    except ValueError:
+        raise _Reject(400, f"Bad Request: invalid {key} specified") from None
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() in {"true", "1"}
+    return bool(value)
+
+
+_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
+
+
+# ----------------------------------------------------------------------------
+# The server
+
+_Handler = Callable[[Call], Awaitable[Any]]
+
+
+class FakeBotAPI:
+    """A Telegram Bot API server for one bot, on 127.0.0.1.
+
+    Build updates with `push_message`/`push_raw`; read what the bot did in `calls`
+    and `sent`; synchronise with `wait_for_sent`, `wait_until` and `wait_confirmed`,
+    which wake on every request and every pushed update instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        token: str = "42:TEST",
+        username: str = "jigaido_test_bot",
+        bot_id: int = 42,
+        *,
+        port: int = 0,
+        first_update_id: int = 1000,
+    ) -> None:
+        self.token = token
+        self.username = username
+        self.bot_id = bot_id
+        self.calls: list[Call] = []
+        self.sent: list[Sent] = []
+        self.confirmed_below = 0
+        """The highest `getUpdates` offset received: every update below it is confirmed."""
+        self.get_updates_calls = 0
+        self.allowed_updates: list[str] | None = None
+        """`allowed_updates` of the latest `getUpdates` that sent one (recorded, not applied)."""
+        self.migrated_chats: dict[int, int] = {}
+        """old chat id → new chat id: sends to the old id fail with `migrate_to_chat_id`."""
+        self.blocked_chats: set[int] = set()
+        """Sends to these chats fail with 403 "Forbidden: bot was blocked by the user"."""
+        self.webhook_url = ""
+        self.commands: dict[tuple[str, str], list[JSONDict]] = {}
+        """(scope as sorted JSON, language_code) → the commands set for it."""
+        self._port = port
+        self._next_update_id = first_update_id
+        self._pending: list[JSONDict] = []
+        self._failures: deque[_Failure] = deque()
+        self._message_ids: dict[int, int] = {}
+        self._chats: dict[int, JSONDict] = {}
+        self._poll_generation = 0
+        self._changed = asyncio.Event()
+        self._stopping = False
+        self._runner: web.AppRunner | None = None
+        self._handlers: dict[str, tuple[str, _Handler]] = {
+            name.lower(): (name, handler)
+            for name, handler in {
+                "getMe": self._get_me,
+                "getUpdates": self._get_updates,
+                "sendMessage": self._send_message,
+                "setMyCommands": self._set_my_commands,
+                "getMyCommands": self._get_my_commands,
+                "deleteMyCommands": self._delete_my_commands,
+                "setWebhook": self._set_webhook,
+                "deleteWebhook": self._delete_webhook,
+                "getWebhookInfo": self._get_webhook_info,
+                "close": self._true,
+                "logOut": self._true,
+            }.items()
+        }
+
+    # -- lifecycle --------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL for `TelegramAPIServer.from_base` / `TELEGRAM_API_URL`."""
+        if not self._port:
+            raise RuntimeError("FakeBotAPI has not been started")
+        return f"http://127.0.0.1:{self._port}"
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1; after a `stop`, listen again on the same port."""
+        if self._runner is not None:
+            raise RuntimeError("FakeBotAPI is already running")
+        self._stopping = False
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", self._port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Answer pending long polls with no updates, then close every connection."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        self._stopping = True
+        self._notify()
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- building updates -------------------------------------------------
+
+    def push_raw(self, update: JSONDict) -> int:
+        """Queue `update` (without `update_id`) for `getUpdates`; return its update_id."""
+        if "update_id" in update:
+            raise ValueError("push_raw assigns update_id itself")
+        update_id = self._next_update_id
+        self._next_update_id += 1
+        self._pending.append({"update_id": update_id, **update})
+        for value in update.values():
+            if isinstance(value, dict) and isinstance(value.get("chat"), dict):
+                chat = value["chat"]
+                self._chats[chat["id"]] = chat
+                self._message_ids[chat["id"]] = max(
+                    self._message_ids.get(chat["id"], 0), int(value.get("message_id", 0))
+                )
+        self._notify()
+        return update_id
+
+    def push_message(
+        self,
+        chat_id: int,
+        text: str | None = None,
+        *,
+        user_id: int | None = None,
+        chat_type: str | None = None,
+        username: str | None = None,
+        first_name: str = "User",
+        title: str = "Test group",
+        message_thread_id: int | None = None,
+        is_topic_message: bool | None = None,
+        sender_chat: JSONDict | None = None,
+        no_from: bool = False,
+        entities: list[JSONDict] | None = None,
+        migrate_to_chat_id: int | None = None,
+        migrate_from_chat_id: int | None = None,
+        edited: bool = False,
+        message_id: int | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> int:
+        """Queue a message update as Telegram would deliver it; return its update_id.
+
+        A private chat's id is its user's id, so `user_id` defaults to `chat_id`
+        there; in groups it defaults to `DEFAULT_USER_ID`, or to GroupAnonymousBot
+        when `sender_chat` is given. `entities=None` marks a leading command as
+        `bot_command`; pass `[]` for none. `edited` needs the `message_id` of the
+        edited message (a new id otherwise). Migration service messages carry no text.
+        """
+        migration = migrate_to_chat_id is not None or migrate_from_chat_id is not None
+        if migration and text is not None:
+            raise ValueError("a migration service message has no text")
+        if not migration and text is None:
+            raise ValueError("text is required")
+        if chat_type is None:
+            if migrate_to_chat_id is not None:
+                chat_type = "group"
+            else:
+                chat_type = "private" if chat_id > 0 else "supergroup"
+        if chat_type == "private":
+            if chat_id <= 0:
+                raise ValueError("a private chat's id is positive")
+            if user_id is None:
+                user_id = chat_id
+            if user_id != chat_id:
+                raise ValueError("a private chat's id is its user's id")
+            chat: JSONDict = {"id": chat_id, "type": "private", "first_name": first_name}
+            if username is not None:
+                chat["username"] = username
+        else:
+            if user_id is None:
+                user_id = GROUP_ANONYMOUS_BOT_ID if sender_chat is not None else DEFAULT_USER_ID
+            chat = {"id": chat_id, "type": chat_type, "title": title}
+            if is_topic_message:
+                chat["is_forum"] = True
+
+        now = int(time.time())
+        if message_id is None:
+            message_id = self._new_message_id(chat_id)
+        message: JSONDict = {"message_id": message_id, "date": now, "chat": chat}
+        if message_thread_id is not None:
+            message["message_thread_id"] = message_thread_id
+        if is_topic_message is not None:
+            message["is_topic_message"] = is_topic_message
+        if not no_from:
+            if user_id == GROUP_ANONYMOUS_BOT_ID:
+                sender: JSONDict = {
+                    "id": user_id,
+                    "is_bot": True,
+                    "first_name": "Group",
+                    "username": "GroupAnonymousBot",
+                }
+            else:
+                sender = {"id": user_id, "is_bot": False, "first_name": first_name}
+                if username is not None:
+                    sender["username"] = username
+            message["from"] = sender
+        if sender_chat is not None:
+            message["sender_chat"] = sender_chat
+        if reply_to_message_id is not None:
+            message["reply_to_message"] = {
+                "message_id": reply_to_message_id,
+                "date": now,
+                "chat": chat,
+            }
+        if text is not None:
+            message["text"] = text
+            if entities is None:
+                command = _COMMAND.match(text)
+                entities = (
+                    [{"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}]
+                    if command
+                    else []
+                )
+            if entities:
+                message["entities"] = entities
+        if migrate_to_chat_id is not None:
+            message["migrate_to_chat_id"] = migrate_to_chat_id
+        if migrate_from_chat_id is not None:
+            message["migrate_from_chat_id"] = migrate_from_chat_id
+        if edited:
+            message["edit_date"] = now
+
+        kind = "channel_post" if chat_type == "channel" else "message"
+        return self.push_raw({f"edited_{kind}" if edited else kind: message})
+
+    # -- fault injection --------------------------------------------------
+
+    def fail_next_sends(
+        self,
+        n: int = 1,
+        error_code: int = 429,
+        retry_after: int = 1,
+        description: str | None = None,
+    ) -> None:
+        """Make the next `n` sendMessage calls fail; a 429 carries `retry_after`.
+
+        Failures queue up behind those already requested. They take effect before
+        any other check, as Telegram's flood control does.
+        """
+        if description is None:
+            description = {
+                400: "Bad Request: message to reply not found",
+                403: "Forbidden: bot was blocked by the user",
+                429: f"Too Many Requests: retry after {retry_after}",
+            }.get(error_code, "Internal Server Error")
+        parameters = {"retry_after": retry_after} if error_code == 429 else None
+        self._failures.extend(_Failure(error_code, description, parameters) for _ in range(n))
+
+    # -- reading what happened --------------------------------------------
+
+    def sent_to(self, chat_id: int) -> list[Sent]:
+        """Messages accepted for `chat_id`, in order."""
+        return [sent for sent in self.sent if sent.chat_id == chat_id]
+
+    def calls_to(self, method: str) -> list[Call]:
+        """Calls of `method` (any case), in order, failed ones included."""
+        return [call for call in self.calls if call.method.lower() == method.lower()]
+
+    def pending_update_ids(self) -> list[int]:
+        """update_ids not yet confirmed by a `getUpdates` offset."""
+        return [update["update_id"] for update in self._pending]
+
+    def commands_for(
+        self, scope: JSONDict | None = None, language_code: str = ""
+    ) -> list[JSONDict] | None:
+        """The commands `setMyCommands` set for a scope (default scope if None)."""
+        return self.commands.get(_scope_key(scope, language_code))
+
+    # -- waiting ----------------------------------------------------------
+
+    async def wait_until(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 10,  # noqa: ASYNC109 - the failure must say what was awaited
+        *,
+        description: str | None = None,
+    ) -> None:
+        """Return once `predicate()` holds, re-checking after every request and push."""
+        if not await self._wait(predicate, timeout):
+            what = description or getattr(predicate, "__name__", repr(predicate))
+            raise AssertionError(f"{what} did not hold within {timeout}s; {self._summary()}")
+
+    async def wait_for_sent(
+        self,
+        n: int,
+        timeout: float = 10,  # noqa: ASYNC109 - see wait_until
+    ) -> list[Sent]:
+        """Return all sent messages once at least `n` have been sent in total."""
+        if not await self._wait(lambda: len(self.sent) >= n, timeout):
+            raise AssertionError(
+                f"expected at least {n} sent message(s) within {timeout}s, "
+                f"got {len(self.sent)}; {self._summary()}"
+            )
+        return list(self.sent)
+
+    async def wait_confirmed(
+        self,
+        update_id: int,
+        timeout: float = 10,  # noqa: ASYNC109 - see wait_until
+    ) -> None:
+        """Return once a `getUpdates` offset has confirmed `update_id`."""
+        if not await self._wait(lambda: self.confirmed_below > update_id, timeout):
+            raise AssertionError(
+                f"update {update_id} not confirmed within {timeout}s "
+                f"(confirmed below {self.confirmed_below}); {self._summary()}"
+            )
+
+    def _summary(self) -> str:
+        sent = [(s.chat_id, s.text) for s in self.sent]
+        methods = [call.method for call in self.calls[-10:]]
+        return (
+            f"sent={sent!r}, pending updates={self.pending_update_ids()}, "
+            f"last calls={methods}, getUpdates calls={self.get_updates_calls}"
+        )
+
+    def _notify(self) -> None:
+        # A fresh Event per change is a broadcast that synchronous code (push_*) can
+        # fire; an asyncio.Condition would need its lock, i.e. an await.
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _wait(self, predicate: Callable[[], bool], seconds: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            changed = self._changed
+            if predicate():
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await changed.wait()
+
+    # -- HTTP -------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        path = request.path
+        if not path.startswith("/bot") or path.count("/") != 2:
+            return _error(404, "Not Found")
+        token, _, method = path.removeprefix("/bot").partition("/")
+        if token != self.token:
+            return _error(401, "Unauthorized")
+        raw: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            body = await request.json()
+            if isinstance(body, dict):
+                raw.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
+        elif request.method == "POST":
+            raw.update(await request.post())
+        name, handler = self._handlers.get(method.lower(), (method, None))
+        call = Call(name, _decode_params(raw), time.monotonic())
+        self.calls.append(call)
+        self._notify()
+        if handler is None:
+            return _error(404, "Not Found")
+        try:
+            result = await handler(call)
+        except _Reject as rejection:
+            return _error(rejection.error_code, rejection.description, rejection.parameters)
+        finally:
+            self._notify()
+        return web.json_response({"ok": True, "result": result})
+
+    # -- methods ----------------------------------------------------------
+
+    def _bot_user(self) -> JSONDict:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Jigaido",
+            "username": self.username,
+        }
+
+    async def _true(self, call: Call) -> bool:
+        return True
+
+    async def _get_me(self, call: Call) -> JSONDict:
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    async def _get_updates(self, call: Call) -> list[JSONDict]:
+        params = call.params
+        self.get_updates_calls += 1
+        if self.webhook_url:
+            raise _Reject(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        # Like Telegram, a newer getUpdates ends an older one still waiting.
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._notify()
+        offset = _as_int(params, "offset", 0)
+        limit = min(max(_as_int(params, "limit", 100), 1), 100)
+        timeout = max(_as_int(params, "timeout", 0), 0)
+        if "allowed_updates" in params:
+            self.allowed_updates = params["allowed_updates"]
+        self._confirm(offset)
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            changed = self._changed
+            if self._stopping:
+                return []
+            if generation != self._poll_generation:
+                raise _Reject(
+                    409,
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                )
+            if self._pending:
+                return self._pending[:limit]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await changed.wait()
+
+    def _confirm(self, offset: int) -> None:
+        if offset > 0:
+            self._pending = [u for u in self._pending if u["update_id"] >= offset]
+            self.confirmed_below = max(self.confirmed_below, offset)
+        elif offset < 0 and len(self._pending) > -offset:
+            # Telegram: keep the last -offset updates and forget all earlier ones.
+            self._drop(len(self._pending) + offset)
+
+    def _drop(self, count: int) -> None:
+        if count <= 0:
+            return
+        last = self._pending[count - 1]["update_id"]
+        del self._pending[:count]
+        self.confirmed_below = max(self.confirmed_below, last + 1)
+
+    async def _send_message(self, call: Call) -> JSONDict:
+        params = call.params
+        if self._failures:
+            failure = self._failures.popleft()
+            raise _Reject(failure.error_code, failure.description, failure.parameters)
+        chat_id = params.get("chat_id")
+        if chat_id is None or chat_id == "":
+            raise _Reject(400, "Bad Request: chat_id is empty")
+        if isinstance(chat_id, bool) or not isinstance(chat_id, int):
+            raise _Reject(400, "Bad Request: chat not found")
+        if chat_id in self.migrated_chats:
+            raise _Reject(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrated_chats[chat_id]},
+            )
+        if chat_id in self.blocked_chats:
+            raise _Reject(403, "Forbidden: bot was blocked by the user")
+
+        text = params.get("text")
+        if not isinstance(text, str):
+            text = "" if text is None else str(text)
+        parse_mode = params.get("parse_mode") or None
+        if parse_mode is not None and parse_mode.lower() not in {"html", "markdown", "markdownv2"}:
+            raise _Reject(400, "Bad Request: unsupported parse_mode")
+        plain = text
+        if _is_html(parse_mode):
+            try:
+                plain = parse_html(text)
+            except EntityParseError as exc:
+                raise _Reject(400, f"Bad Request: can't parse entities: {exc}") from None
+        if not plain.strip():
+            raise _Reject(400, "Bad Request: message text is empty")
+        if utf16_len(plain) > MAX_MESSAGE_LENGTH:
+            raise _Reject(400, "Bad Request: message is too long")
+
+        reply_to = params.get("reply_to_message_id")
+        reply_parameters = params.get("reply_parameters")
+        if isinstance(reply_parameters, dict) and "message_id" in reply_parameters:
+            reply_to = reply_parameters["message_id"]
+        preview = params.get("link_preview_options")
+        disable_preview = (
+            isinstance(preview, dict) and _as_bool(preview.get("is_disabled"))
+        ) or _as_bool(params.get("disable_web_page_preview"))
+        thread_id = params.get("message_thread_id")
+
+        message_id = self._new_message_id(chat_id)
+        self.sent.append(
+            Sent(
+                chat_id=chat_id,
+                text=text,
+                parse_mode=parse_mode,
+                reply_to_message_id=int(reply_to) if reply_to is not None else None,
+                message_thread_id=int(thread_id) if thread_id is not None else None,
+                disable_preview=disable_preview,
+                params=params,
+                time=call.time,
+                message_id=message_id,
+            )
+        )
+        message: JSONDict = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": self._chat(chat_id),
+            "from": self._bot_user(),
+            "text": plain,
+        }
+        if thread_id is not None:
+            message["message_thread_id"] = int(thread_id)
+            message["is_topic_message"] = True
+        return message
+
+    def _new_message_id(self, chat_id: int) -> int:
+        self._message_ids[chat_id] = self._message_ids.get(chat_id, 0) + 1
+        return self._message_ids[chat_id]
+
+    def _chat(self, chat_id: int) -> JSONDict:
+        if chat_id in self._chats:
+            return self._chats[chat_id]
+        if chat_id > 0:
+            return {"id": chat_id, "type": "private", "first_name": "User"}
+        return {"id": chat_id, "type": "supergroup", "title": "Test group"}
+
+    async def _set_my_commands(self, call: Call) -> bool:
+        params = call.params
+        commands = params.get("commands")
+        if not isinstance(commands, list):
+            raise _Reject(400, 'Bad Request: parameter "commands" is required')
+        key = _scope_key(params.get("scope"), params.get("language_code") or "")
+        self.commands[key] = commands
+        return True
+
+    async def _get_my_commands(self, call: Call) -> list[JSONDict]:
+        params = call.params
+        key = _scope_key(params.get("scope"), params.get("language_code") or "")
+        return self.commands.get(key, [])
+
+    async def _delete_my_commands(self, call: Call) -> bool:
+        params = call.params
+        key = _scope_key(params.get("scope"), params.get("language_code") or "")
+        self.commands.pop(key, None)
+        return True
+
+    async def _set_webhook(self, call: Call) -> bool:
+        params = call.params
+        self.webhook_url = str(params.get("url") or "")
+        if _as_bool(params.get("drop_pending_updates")):
+            self._drop(len(self._pending))
+        return True
+
+    async def _delete_webhook(self, call: Call) -> bool:
+        params = call.params
+        self.webhook_url = ""
+        if _as_bool(params.get("drop_pending_updates")):
+            self._drop(len(self._pending))
+        return True
+
+    async def _get_webhook_info(self, call: Call) -> JSONDict:
+        return {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
+
+
+def _scope_key(scope: Any, language_code: str) -> tuple[str, str]:
+    if not isinstance(scope, dict):
+        scope = {"type": "default"}
+    return json.dumps(scope, sort_keys=True), language_code
+
+
+def _error(error_code: int, description: str, parameters: JSONDict | None = None) -> web.Response:
+    body: JSONDict = {"ok": False, "error_code": error_code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=error_code)
