@@ -8,11 +8,12 @@ its chat, so no two writes to one file ever overlap.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
+import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,9 +148,13 @@ async def _run(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 
 def write_durably(path: Path, data: bytes) -> None:
     """Temp file beside the target, write, fsync, rename over it, fsync the directory.
-    A crash at any instant leaves the old file or the new one, never a torn one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    A crash at any instant leaves the old file or the new one, never a torn one; an
+    error at any step leaves the old file in place and no temp file behind."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+    backup = tmp.with_name(f"{tmp.name.removesuffix(TEMP_SUFFIX)}.old{TEMP_SUFFIX}")
+    has_backup = False
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             view = memoryview(data)
             while view:
@@ -157,11 +162,33 @@ def write_durably(path: Path, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+        # Keep the old version reachable until the rename is known to be durable.
+        # (A crash leaves this as a temp file, removed on the chat's next use.)
+        try:
+            os.link(path, backup)
+            has_backup = True
+        except FileNotFoundError:
+            pass
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
+        if has_backup:
+            _unlink_quietly(backup)
         raise
-    fsync_dir(path.parent)
+    try:
+        fsync_dir(path.parent)
+    except OSError:
+        # The rename may not survive a power cut, and the caller will be told the
+        # write failed: put the old file back so disk and memory agree.
+        if has_backup:
+            os.replace(backup, path)
+        else:
+            _unlink_quietly(path)
+        with contextlib.suppress(OSError):
+            fsync_dir(path.parent)
+        raise
+    if has_backup:
+        _unlink_quietly(backup)
 
 
 def fsync_dir(path: Path) -> None:
@@ -218,7 +245,7 @@ def _clean_temp_files(directory: Path) -> list[str]:
     return removed
 
 
-def _unlink_quietly(path: str) -> None:
+def _unlink_quietly(path: str | Path) -> None:
     try:
         os.unlink(path)
     except OSError as e:
