@@ -100,10 +100,23 @@ class Pool:
         if worker is not None:
             await worker.stop()
 
-    async def close(self) -> None:
-        """Let every worker finish what it has taken, then stop them all."""
+    async def close(self, timeout: float | None = None) -> None:
+        """Let every worker finish what it has taken, then stop them all. Past `timeout`
+        the rest is abandoned: it is on disk or not, and its updates are unconfirmed,
+        so Telegram delivers them again and the dedupe records answer them."""
         self._closing = True
-        await asyncio.gather(*(w.stop() for w in list(self._workers.values())))
+        workers = list(self._workers.values())
+        if not workers:
+            return
+        stops = [asyncio.ensure_future(w.stop()) for w in workers]
+        _, late = await asyncio.wait(stops, timeout=timeout)
+        if late:
+            log.warning("stopping: gave up waiting for %d chats", len(late))
+            for worker in workers:
+                worker.cancel()
+            for stop in late:
+                stop.cancel()  # it may be waiting to queue its sentinel
+            await asyncio.gather(*stops, return_exceptions=True)
 
     def _forget(self, worker: _Worker) -> None:
         if self._workers.get(worker.chat_id) is worker:
@@ -125,6 +138,11 @@ class _Worker:
     async def stop(self) -> None:
         await self.queue.put(_STOP)
         await self.task
+
+    def cancel(self) -> None:
+        self.task.cancel()
+        if self.sending is not None:
+            self.sending.cancel()
 
     async def run(self) -> None:
         try:

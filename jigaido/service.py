@@ -35,8 +35,10 @@ FRONT_WAIT = 0.2
 # ... and when a fetch brings nothing new, wait this long for progress before the next,
 # so a slow chat does not turn polling into a tight loop.
 IDLE_REFETCH = 1.0
-# On SIGTERM, how long to wait for the work already taken.
-DRAIN_SECONDS = 8.0
+# On SIGTERM, how long to wait for the work already taken, and then for the workers to
+# stop: together well inside the 10 s a service manager should have to wait.
+DRAIN_SECONDS = 7.0
+CLOSE_SECONDS = 1.5
 MAX_BACKOFF = 30.0
 
 
@@ -75,6 +77,8 @@ class Poller:
             failures = 0
             fresh = [u for u in updates if u.update_id not in self.pending]
             for update in fresh:
+                if self.stopping.is_set():
+                    break  # not taken, so not confirmed: Telegram keeps it for next time
                 await self._feed(update)
             if updates and not fresh:
                 await self._wait_for_any(IDLE_REFETCH)
@@ -220,7 +224,7 @@ async def run(settings: Settings) -> None:
             await poller.run()
         finally:
             stopping_task.cancel()
-            await pool.close()
+            await pool.close(timeout=CLOSE_SECONDS)
         log.info("jigaido stopped")
     finally:
         await bot.session.close()

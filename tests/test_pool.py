@@ -186,3 +186,17 @@ async def test_close_finishes_what_was_taken(tmp_path: Path) -> None:
     assert all(f.done() for f in futures)
     assert len(recorder.sent) == 30
     assert pool.active == 0
+
+
+async def test_close_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    """A send that never completes cannot hold the shutdown past close's timeout."""
+    recorder = Recorder()
+    recorder.gate = asyncio.Event()  # never set: Telegram does not answer
+    pool = make_pool(tmp_path, recorder)
+    futures = [await pool.submit(req(i, "add", f"t{i}")) for i in range(5)]
+    with anyio.fail_after(3):
+        await pool.close(timeout=0.2)
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith(("chat:", "send:"))]
+    book = json.loads((tmp_path / "data" / str(GROUP) / "group.json").read_text())
+    assert len(book["bounties"]) == 5  # on disk; unconfirmed, so redelivered and re-answered
+    assert all(f.done() for f in futures)

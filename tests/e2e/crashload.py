@@ -1,0 +1,232 @@
+"""Crash load: stream /add and /track commands at the real bot, SIGKILL it at random
+moments, restart it, and count what was lost or doubled.
+
+Used by `test_crash_e2e.py` (a few kills) and runnable on its own for many:
+
+    .venv/bin/python -m tests.e2e.crashload --kills 1000 --seed 1
+
+It prints four figures, each of which must be 0: commands answered as done but missing
+from disk, duplicates, commands never applied, files that do not parse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from jigaido.errors import DamagedFile
+from jigaido.model import FileKey, GroupBook, TrackList, UserBook, load
+from tests.e2e.conftest import BotProcess
+from tests.e2e.fakeapi import FakeBotAPI
+
+GROUPS = (-1001, -1002, -1003)
+DMS = (11, 12)
+USERS = (101, 102, 103, 104)
+ADDED = re.compile(r"✅ Added <b>#(\d+)</b>: (\S+)")
+MESSAGE_BASE = 10_000_000  # command i is message MESSAGE_BASE + i in its chat
+TRACKED = re.compile(r"(?:👀 You now track|You already track) <b>#(\d+)</b>")
+
+
+@dataclass
+class Command:
+    update_id: int
+    chat_id: int
+    user_id: int
+    text: str  # the unique bounty text, or "" for /track
+    track_id: int = 0
+
+
+@dataclass
+class Figures:
+    kills: int = 0
+    kills_with_work_in_flight: int = 0  # unconfirmed updates at the moment of the kill
+    commands: int = 0
+    answered_but_missing: int = 0
+    duplicates: int = 0
+    never_applied: int = 0
+    unparsable_files: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.answered_but_missing
+            or self.duplicates
+            or self.never_applied
+            or self.unparsable_files
+        )
+
+
+class Load:
+    """The commands pushed so far, generated so every /track names a bounty that its
+    group will have by the time the /track is applied (commands of one chat are
+    applied in order)."""
+
+    def __init__(self, api: FakeBotAPI, rng: random.Random) -> None:
+        self.api = api
+        self.rng = rng
+        self.commands: list[Command] = []
+        self.adds_pushed = dict.fromkeys(GROUPS, 0)
+
+    def push(self, n: int) -> None:
+        for _ in range(n):
+            chat = self.rng.choice(GROUPS + DMS)
+            user = chat if chat > 0 else self.rng.choice(USERS)
+            i = len(self.commands)
+            if chat < 0 and self.adds_pushed[chat] and self.rng.random() < 0.3:
+                track = self.rng.randint(1, self.adds_pushed[chat])
+                update = self.api.push_message(
+                    chat, f"/track {track}", user_id=user, message_id=MESSAGE_BASE + i
+                )
+                self.commands.append(Command(update, chat, user, "", track))
+                continue
+            text = f"c{i}-{self.rng.getrandbits(32):08x}"
+            update = self.api.push_message(
+                chat, f"/add {text}", user_id=user, message_id=MESSAGE_BASE + i
+            )
+            self.commands.append(Command(update, chat, user, text))
+            if chat < 0:
+                self.adds_pushed[chat] += 1
+
+
+async def run(
+    *,
+    kills: int,
+    per_cycle: int,
+    seed: int,
+    data_dir: Path,
+    max_delay: float = 0.3,
+    progress: bool = False,
+) -> Figures:
+    """Push `per_cycle` commands after each start, kill at a random moment, `kills` times;
+    then let the bot finish, stop it cleanly and audit the data directory."""
+    rng = random.Random(seed)
+    figures = Figures()
+    started = time.monotonic()
+    async with FakeBotAPI() as api:
+        load = Load(api, rng)
+        bot = BotProcess(api, data_dir, data_dir.parent / "bot.log")
+        for cycle in range(kills):
+            # One start in ten is killed while still starting up.
+            early = rng.random() < 0.1
+            await bot.start(wait_ready=not early)
+            load.push(per_cycle)
+            await asyncio.sleep(rng.uniform(0, 3.0 if early else max_delay))
+            in_flight = bool(api.pending_update_ids())
+            await bot.kill()
+            figures.kills += 1
+            figures.kills_with_work_in_flight += in_flight
+            if progress and (cycle + 1) % 50 == 0:
+                print(f"  {cycle + 1} kills, {len(load.commands)} commands", file=sys.stderr)
+        await bot.start()
+        last = load.commands[-1].update_id
+        await api.wait_confirmed(last, timeout=120)
+        status = await bot.stop()
+        if status != 0:
+            figures.problems.append(f"final SIGTERM exit status {status}")
+        audit(api, load.commands, data_dir, figures)
+    figures.commands = len(load.commands)
+    figures.seconds = round(time.monotonic() - started, 1)
+    return figures
+
+
+def audit(api: FakeBotAPI, commands: list[Command], data_dir: Path, figures: Figures) -> None:
+    books: dict[int, GroupBook | UserBook] = {}
+    tracks: dict[tuple[int, int], TrackList] = {}
+    for path in sorted(data_dir.rglob("*")):
+        if path.is_dir():
+            continue
+        if not path.name.endswith(".json") or path.parent.parent != data_dir:
+            figures.unparsable_files += 1  # a damaged, temp or stray file is a failure here
+            figures.problems.append(f"unexpected file {path.relative_to(data_dir)}")
+            continue
+        key = FileKey(int(path.parent.name), path.name)
+        try:
+            doc = load(key, path.read_bytes())
+        except DamagedFile as e:
+            figures.unparsable_files += 1
+            figures.problems.append(f"{path.relative_to(data_dir)}: {e}")
+            continue
+        if isinstance(doc, TrackList):
+            tracks[key.chat_id, doc.user_id] = doc
+        else:
+            books[key.chat_id] = doc
+
+    texts = [b.text for book in books.values() for b in book.bounties]
+    on_disk = set(texts)
+    figures.duplicates = len(texts) - len(on_disk)
+
+    command_by_msg = {(c.chat_id, MESSAGE_BASE + i): c for i, c in enumerate(commands)}
+
+    answered: set[str] = set()
+    answered_tracks: set[tuple[int, int, int]] = set()
+    for sent in api.sent:
+        added = ADDED.search(sent.text)
+        if added:
+            answered.add(added.group(2))
+        tracked = TRACKED.search(sent.text)
+        if tracked and sent.reply_to_message_id is not None:
+            c = command_by_msg.get((sent.chat_id, sent.reply_to_message_id))
+            if c is not None:
+                answered_tracks.add((c.chat_id, c.user_id, int(tracked.group(1))))
+
+    def is_tracked(c: Command) -> bool:
+        track_list = tracks.get((c.chat_id, c.user_id))
+        return track_list is not None and c.track_id in track_list.tracked
+
+    figures.answered_but_missing = len(answered - on_disk) + sum(
+        1 for chat, user, j in answered_tracks if not is_tracked(Command(0, chat, user, "", j))
+    )
+    figures.never_applied = sum(
+        1 for c in commands if (c.text not in on_disk if c.text else not is_tracked(c))
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=1000)
+    parser.add_argument("--per-cycle", type=int, default=6, help="commands pushed per start")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-delay", type=float, default=0.3, help="latest kill after start")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    ns = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="jigaido-crash-"))
+    figures = asyncio.run(
+        run(
+            kills=ns.kills,
+            per_cycle=ns.per_cycle,
+            seed=ns.seed,
+            data_dir=workdir / "data",
+            max_delay=ns.max_delay,
+            progress=True,
+        )
+    )
+    print(f"kills                     {figures.kills}")
+    print(f"  with work in flight     {figures.kills_with_work_in_flight}")
+    print(f"commands                  {figures.commands}")
+    print(f"answered but missing      {figures.answered_but_missing}")
+    print(f"duplicates                {figures.duplicates}")
+    print(f"never applied             {figures.never_applied}")
+    print(f"unparsable files          {figures.unparsable_files}")
+    print(f"seconds                   {figures.seconds}")
+    for problem in figures.problems[:20]:
+        print(f"problem: {problem}")
+    print(json.dumps({"seed": ns.seed, **asdict(figures)}))
+    if not ns.keep:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if figures.clean and not figures.problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
