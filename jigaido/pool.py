@@ -100,8 +100,8 @@ class Pool:
         if worker is not None:
             await worker.stop()
 
-    async def close(self, timeout: float | None = None) -> None:
-        """Let every worker finish what it has taken, then stop them all. Past `timeout`
+    async def close(self, grace: float | None = None) -> None:
+        """Let every worker finish what it has taken, then stop them all. Past `grace` seconds
         the rest is abandoned: it is on disk or not, and its updates are unconfirmed,
         so Telegram delivers them again and the dedupe records answer them."""
         self._closing = True
@@ -109,7 +109,7 @@ class Pool:
         if not workers:
             return
         stops = [asyncio.ensure_future(w.stop()) for w in workers]
-        _, late = await asyncio.wait(stops, timeout=timeout)
+        _, late = await asyncio.wait(stops, timeout=grace)
         if late:
             log.warning("stopping: gave up waiting for %d chats", len(late))
             for worker in workers:

@@ -224,7 +224,7 @@ async def run(settings: Settings) -> None:
             await poller.run()
         finally:
             stopping_task.cancel()
-            await pool.close(timeout=CLOSE_SECONDS)
+            await pool.close(grace=CLOSE_SECONDS)
         log.info("jigaido stopped")
     finally:
         await bot.session.close()

@@ -195,7 +195,7 @@ async def test_close_gives_up_after_its_timeout(tmp_path: Path) -> None:
     pool = make_pool(tmp_path, recorder)
     futures = [await pool.submit(req(i, "add", f"t{i}")) for i in range(5)]
     with anyio.fail_after(3):
-        await pool.close(timeout=0.2)
+        await pool.close(grace=0.2)
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith(("chat:", "send:"))]
     book = json.loads((tmp_path / "data" / str(GROUP) / "group.json").read_text())
     assert len(book["bounties"]) == 5  # on disk; unconfirmed, so redelivered and re-answered
