@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
@@ -86,6 +87,9 @@ class Pool:
         if self._closing:
             raise RuntimeError("the pool is closing")
         chat_id = self._moved.get(request.chat_id, request.chat_id)
+        if chat_id != request.chat_id:
+            # A command sent just before the group moved: it belongs to the new id now.
+            request = dataclasses.replace(request, chat_id=chat_id)
         worker = self._workers.get(chat_id)
         if worker is None:
             worker = self._workers[chat_id] = _Worker(self, chat_id)
