@@ -1,0 +1,143 @@
+"""Property tests over arbitrary command texts, ids and unicode, for every command: no
+handler raises, every answer is valid Telegram HTML within the limit, every file stays
+valid per SPEC section 2, and a refused command leaves the files byte-identical."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import UTC
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jigaido import args
+from jigaido.commands import GROUP_COMMANDS, Request, execute, files_needed
+from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook, dump, load
+from jigaido.outbox import Outbox
+from jigaido.pool import Pool
+from jigaido.render import MESSAGE_LIMIT
+from jigaido.store import Store
+from tests.e2e.fakeapi import parse_html, utf16_len
+
+NOW = 1_790_000_000
+GROUP = -100555
+USER = 42
+COMMANDS = [*GROUP_COMMANDS, "unknown", "Add", "ADD"]
+
+TOKENS = st.sampled_from(
+    [
+        "1", "#2", "0", "-3", "99999999999999999999", "abc", "2025-02-30", "2025-12-31",
+        "2025-12-31 23:59", "25:00", "tomorrow", "today", "friday", "fri", "3d", "12h", "2w",
+        "0d", "https://example.com/a?b=<c>&d", "http://", "nolink", "nodue", "<b>x</b>",
+        "@user", "&amp;", "\n", "  ", "🐛", "\u200b", "\ufffd", "x" * 1001,
+    ]
+)  # fmt: skip
+ARGS = st.one_of(
+    st.text(max_size=300),
+    st.lists(st.one_of(TOKENS, st.text(max_size=20)), max_size=8).map(" ".join),
+)
+USERS = st.one_of(st.none(), st.integers(1, 2**52))
+
+
+def state() -> dict[FileKey, GroupBook | UserBook | TrackList | None]:
+    b = [
+        Bounty(i, f"<i>{i}</i> @someone", None if i % 2 else f"https://x.org/{i}",
+               None if i == 3 else NOW + 3600 * (i - 2), NOW - 100, created_by_user_id=USER,
+               due_all_day=i == 4)
+        for i in (1, 2, 3, 4)
+    ]  # fmt: skip
+    personal = tuple(Bounty(x.id, x.text, x.link, x.due_date_ts, x.created_at) for x in b)
+    return {
+        FileKey.group(GROUP): GroupBook(GROUP, 5, tuple(b)),
+        FileKey.tracking(GROUP, USER): TrackList(USER, (1, 9)),
+        FileKey.user(USER): UserBook(USER, 5, personal),
+    }
+
+
+def check_message(html: str) -> None:
+    plain = parse_html(html)  # raises if Telegram would refuse the markup
+    assert plain.strip()
+    assert utf16_len(plain) <= MESSAGE_LIMIT
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    command=st.sampled_from(COMMANDS),
+    raw=ARGS,
+    group=st.booleans(),
+    user=USERS,
+    update_id=st.integers(0, 2**31),
+    zone=st.sampled_from([UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("Pacific/Kiritimati")]),
+)
+def test_every_command_on_any_input(
+    command: str, raw: str, group: bool, user: int | None, update_id: int, zone: ZoneInfo
+) -> None:
+    """No input makes a command raise; answers are valid HTML; files stay valid; a
+    refusal changes nothing."""
+    chat = GROUP if group else USER
+    request = Request(
+        update_id, chat, "group" if group else "private", user if group else USER, 7,
+        command.lower(), raw,
+    )  # fmt: skip
+    docs = state()
+    needed = {k: docs.get(k) for k in files_needed(request)}
+    outcome = execute(request, needed, NOW, zone)
+    assert outcome.messages
+    for message in outcome.messages:
+        check_message(message)
+    assert set(outcome.changed) <= set(needed)
+    for key, doc in outcome.changed.items():
+        assert load(key, dump(doc)) == doc
+    if outcome.messages[0].startswith("⚠️"):
+        assert not outcome.changed
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=200), name=st.text(max_size=40))
+def test_split_command_never_raises(text: str, name: str) -> None:
+    """Any message text is either not a command for us or a (name, args) pair."""
+    split = args.split_command(text, name)
+    if split is not None:
+        assert split[0] == split[0].lower()
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(command=st.sampled_from(COMMANDS), raw=ARGS, user=USERS, group=st.booleans())
+def test_refused_command_leaves_files_byte_identical(
+    command: str, raw: str, user: int | None, group: bool
+) -> None:
+    """Through the real pool and real files: a refused or read-only command does not
+    write; one that changes something leaves files that load."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for key, doc in state().items():
+            assert doc is not None
+            (root / str(key.chat_id)).mkdir(exist_ok=True)
+            (root / str(key.chat_id) / key.name).write_bytes(dump(doc))
+        before = {p: p.read_bytes() for p in root.rglob("*.json")}
+        answers: list[str] = []
+
+        async def send(chat: int, text: str, reply_to: int | None, thread: int | None) -> None:
+            answers.append(text)
+
+        async def one() -> None:
+            pool = Pool(Store(root), Outbox(send), tz=UTC)
+            chat = GROUP if group else USER
+            kind = "group" if group else "private"
+            who = user if group else USER
+            await (await pool.submit(Request(1, chat, kind, who, 7, command.lower(), raw)))
+            await pool.close()
+
+        asyncio.run(one())
+        after = {p: p.read_bytes() for p in root.rglob("*.json")}
+        changed = {p for p in after if after[p] != before.get(p)}
+        if not changed:
+            return
+        assert not answers[0].startswith("⚠️"), answers
+        for path in changed:
+            load(FileKey(int(path.parent.name), path.name), after[path])
