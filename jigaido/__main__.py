@@ -1,53 +1,63 @@
-"""Command line: `jigaido run` starts the bot."""
+"""Command line: `jigaido run` starts the bot, `jigaido check` checks its data."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import os
 import sys
+from dataclasses import replace
+from pathlib import Path
 
-from jigaido import __version__
+from jigaido import __version__, check, logs
 from jigaido.errors import ConfigError
-from jigaido.settings import Settings
-
-
-class _Redact(logging.Filter):
-    """Defence in depth: no log line ever carries the token, whoever logs it."""
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "<token>"), None
-        return True
-
-
-def setup_logging(token: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_Redact(token))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    # aiogram logs a line per update at INFO; the bot's own lines say what matters.
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+from jigaido.settings import Settings, WebhookSettings, data_dir_from_env
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jigaido", description="Bounties for Telegram groups.")
     parser.add_argument("--version", action="version", version=f"jigaido {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start the bot (long polling)")
-    parser.parse_args(argv)
+    run = sub.add_parser("run", help="start the bot (long polling, or a webhook with --webhook)")
+    run.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="receive updates at this public https:// URL instead of polling (needs --listen)",
+    )
+    run.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="where the webhook's listener accepts what the reverse proxy forwards",
+    )
+    inspect = sub.add_parser(
+        "check", help="report damaged or leftover files in the data directory (read-only)"
+    )
+    inspect.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="default: JIGAIDO_DATA_DIR, else $STATE_DIRECTORY, else ./data (as for run)",
+    )
+    options = parser.parse_args(argv)
+    if options.command == "check":
+        return check.main(options.data_dir or data_dir_from_env(os.environ))
+    if (options.webhook is None) != (options.listen is None):
+        parser.error("--webhook and --listen go together")
 
     try:
         settings = Settings.from_env()
+        if options.webhook is not None:
+            webhook = WebhookSettings.from_args(
+                options.webhook, options.listen, os.environ, settings.token
+            )
+            settings = replace(settings, webhook=webhook)
     except ConfigError as e:
         print(f"jigaido: {e}", file=sys.stderr)
         return 2
-    setup_logging(settings.token)
+    secrets = {"token": settings.token}
+    if settings.webhook is not None:
+        secrets["webhook secret"] = settings.webhook.secret
+    logs.setup(secrets)
 
     from jigaido import service  # aiogram's import is slow; not needed to report bad config
 

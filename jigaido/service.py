@@ -20,8 +20,9 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.types import Update
 
-from jigaido import telegram
+from jigaido import telegram, webhook
 from jigaido.errors import ConfigError
+from jigaido.notify import Notifier
 from jigaido.outbox import Outbox
 from jigaido.pool import Pool
 from jigaido.settings import Settings
@@ -194,17 +195,28 @@ async def connect(bot: Bot, stopping: asyncio.Event) -> str:
 
 
 async def run(settings: Settings) -> None:
-    """Poll until SIGTERM or SIGINT, then finish what was taken and return."""
+    """Serve until SIGTERM or SIGINT (long polling, or a webhook if configured), then
+    finish what was taken and return. Tells systemd (if it is listening) when the bot
+    is ready, that it is alive, and when it stops."""
+    notifier = Notifier.from_env()
     bot = make_bot(settings)
     try:
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stopping.set)
-        username = await connect(bot, stopping)
-        with contextlib.suppress(TelegramAPIError, TelegramNetworkError):
-            # getUpdates fails while a webhook is set; leave pending updates in place.
-            await bot.delete_webhook(drop_pending_updates=False)
+            loop.add_signal_handler(sig, _on_signal, stopping, notifier)
+        notifier.status("connecting to the Bot API")
+        try:
+            username = await connect(bot, stopping)
+        except ConfigError:
+            if not stopping.is_set():
+                raise
+            log.info("stopped before the Bot API could be reached")  # asked to: exit 0
+            return
+        if settings.webhook is None:
+            with contextlib.suppress(TelegramAPIError, TelegramNetworkError):
+                # getUpdates fails while a webhook is set; leave pending updates in place.
+                await bot.delete_webhook(drop_pending_updates=False)
         await telegram.register_menus(bot)
 
         store = Store(settings.data_dir)
@@ -216,15 +228,70 @@ async def run(settings: Settings) -> None:
         )
         dispatcher = Dispatcher(pool=pool, bot_username=username)
         dispatcher.include_router(telegram.router)
-        poller = Poller(bot, dispatcher, pool, timeout=settings.poll_timeout)
-        stopping_task = asyncio.ensure_future(stopping.wait())
-        stopping_task.add_done_callback(lambda _t: poller.stop())
-        log.info("jigaido started as @%s, data in %s", username, settings.data_dir)
+        life = _Life(notifier, pool)
+        started = f"jigaido started as @{username}, data in {settings.data_dir}"
         try:
-            await poller.run()
+            if settings.webhook is None:
+                poller = Poller(bot, dispatcher, pool, timeout=settings.poll_timeout)
+                stopping_task = asyncio.ensure_future(stopping.wait())
+                stopping_task.add_done_callback(lambda _t: poller.stop())
+                life.ready("polling", started)
+                try:
+                    await poller.run()
+                finally:
+                    stopping_task.cancel()
+            else:
+                await webhook.serve(
+                    bot,
+                    dispatcher,
+                    settings.webhook,
+                    stopping,
+                    lambda handler: life.ready("webhook", started, handler),
+                )
         finally:
-            stopping_task.cancel()
-            await pool.close(grace=CLOSE_SECONDS)
+            life.phase = "stopping"
+            notifier.stopping()
+            try:
+                await pool.close(grace=CLOSE_SECONDS)
+            finally:
+                await life.close()
         log.info("jigaido stopped")
     finally:
         await bot.session.close()
+        notifier.close()
+
+
+def _on_signal(stopping: asyncio.Event, notifier: Notifier) -> None:
+    notifier.stopping()  # at once: the drain that follows may take seconds
+    stopping.set()
+
+
+class _Life:
+    """The running bot as systemd sees it: readiness, then a heartbeat with a summary."""
+
+    def __init__(self, notifier: Notifier, pool: Pool) -> None:
+        self.notifier = notifier
+        self.pool = pool
+        self.phase = "starting"
+        self.webhook: webhook.WebhookHandler | None = None
+        self.heartbeat: asyncio.Task[None] | None = None
+
+    def ready(self, mode: str, started: str, handler: webhook.WebhookHandler | None = None) -> None:
+        self.phase, self.webhook = mode, handler
+        log.info("%s (%s)", started, mode)
+        self.notifier.ready(self.status())
+        self.heartbeat = asyncio.create_task(
+            self.notifier.heartbeat(self.status), name="systemd-heartbeat"
+        )
+
+    def status(self) -> str:
+        text = f"{self.phase}: {self.pool.active} chats active, {self.pool.queued} commands queued"
+        if self.webhook is not None:
+            text += f", {self.webhook.in_flight} requests in flight"
+        return text
+
+    async def close(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.heartbeat

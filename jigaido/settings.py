@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jigaido.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.telegram.org"
+# What Telegram accepts as a webhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,22 +28,76 @@ class Settings:
     tz: tzinfo = UTC
     idle_seconds: float = 300.0
     poll_timeout: int = 30
+    webhook: WebhookSettings | None = None  # None: long polling
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         return cls(
             token=_token(env),
-            data_dir=Path(
-                env.get("JIGAIDO_DATA_DIR")
-                or env.get("STATE_DIRECTORY", "").split(":")[0]
-                or "data"
-            ),
+            data_dir=data_dir_from_env(env),
             api_url=(env.get("TELEGRAM_API_URL") or DEFAULT_API_URL).rstrip("/"),
             tz=_zone(env.get("JIGAIDO_TZ") or "UTC"),
             idle_seconds=_positive(env, "JIGAIDO_IDLE_SECONDS", 300.0),
             poll_timeout=int(_positive(env, "JIGAIDO_POLL_TIMEOUT", 30)),
         )
+
+
+def data_dir_from_env(env: Mapping[str, str]) -> Path:
+    """`JIGAIDO_DATA_DIR`, else systemd's `$STATE_DIRECTORY`, else `./data`."""
+    return Path(
+        env.get("JIGAIDO_DATA_DIR") or env.get("STATE_DIRECTORY", "").split(":")[0] or "data"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """`jigaido run --webhook URL --listen HOST:PORT`: Telegram posts updates to `url`,
+    which a reverse proxy forwards to `host:port` (port 0: any free port, logged)."""
+
+    url: str
+    host: str
+    port: int
+    secret: str = field(repr=False)  # X-Telegram-Bot-Api-Secret-Token
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+    @classmethod
+    def from_args(
+        cls, url: str, listen: str, env: Mapping[str, str], token: str
+    ) -> WebhookSettings:
+        try:
+            parts = urlsplit(url)
+            ok = parts.scheme in ("https", "http") and bool(parts.hostname)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"--webhook {url!r} is not an https:// URL")
+        host, sep, port = listen.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not (sep and host and port.isascii() and port.isdigit() and int(port) <= 65535):
+            raise ConfigError(f"--listen {listen!r} is not HOST:PORT (such as 127.0.0.1:8081)")
+        return cls(url=url, host=host, port=int(port), secret=_webhook_secret(env, token))
+
+
+def _webhook_secret(env: Mapping[str, str], token: str) -> str:
+    """`JIGAIDO_WEBHOOK_SECRET`, else the systemd credential `webhook_secret`, else
+    derived from the token (stable across restarts, changes with the token, and the
+    token cannot be worked out from it)."""
+    secret, source = env.get("JIGAIDO_WEBHOOK_SECRET", "").strip(), "JIGAIDO_WEBHOOK_SECRET"
+    if not secret and env.get("CREDENTIALS_DIRECTORY"):
+        path = Path(env["CREDENTIALS_DIRECTORY"]) / "webhook_secret"
+        if path.exists():
+            secret, source = _read_secret(path, "the webhook secret"), str(path)
+    if not secret:
+        return hmac.new(token.encode(), b"jigaido webhook secret", hashlib.sha256).hexdigest()
+    if not _WEBHOOK_SECRET.fullmatch(secret):
+        raise ConfigError(
+            f"the webhook secret from {source} must be 1 to 256 of A-Z, a-z, 0-9, _ and -"
+        )
+    return secret
 
 
 def _token(env: Mapping[str, str]) -> str:
@@ -61,11 +121,11 @@ def _token(env: Mapping[str, str]) -> str:
     return token
 
 
-def _read_secret(path: Path) -> str:
+def _read_secret(path: Path, what: str = "the bot token") -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError as e:
-        raise ConfigError(f"cannot read the bot token from {path}: {e.strerror}") from e
+        raise ConfigError(f"cannot read {what} from {path}: {e.strerror}") from e
 
 
 def _zone(name: str) -> tzinfo:

@@ -1,0 +1,239 @@
+"""`jigaido check`: what in the data directory needs the operator's attention.
+
+Reads every file and reports, one line each: files that break the data format,
+damaged files the bot set aside, temporary files an interrupted write left, what a
+group's migration to a supergroup left behind, tracking entries for bounties that
+group.json never had, and anything that is not jigaido's. Exit status 0 when nothing
+needs attention, 1 otherwise, 2 when there is no such directory.
+
+Read-only, so it is safe beside a running bot: it never writes or renames, and a file
+the bot replaces while it is read is read whole, old or new (every write is a rename).
+What only looks wrong because the bot is writing right now (a temporary file, a
+migration being built) is reported once it is older than STALE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from jigaido import model
+from jigaido.errors import DamagedFile
+from jigaido.model import GROUP_FILE, USER_FILE, Doc, FileKey, GroupBook, TrackList
+from jigaido.store import DAMAGED_INFIX, TEMP_SUFFIX
+
+STALE_SECONDS = 60.0
+
+_ID = r"-?[0-9]+"
+_CHAT_DIR = re.compile(_ID)
+_MIGRATED = re.compile(rf"({_ID})\.migrated-to-({_ID})(?:\.[0-9]+)?")
+_BEFORE_MIGRATION = re.compile(rf"({_ID})\.before-migration-from-({_ID})(?:\.[0-9]+)?")
+_MIGRATING = re.compile(rf"\.({_ID})\.migrating-from-({_ID})")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    path: Path
+    problem: str
+    attention: bool = True  # False: a note, nothing to do
+
+    def __str__(self) -> str:
+        return f"{self.path}: {'' if self.attention else 'note: '}{self.problem}"
+
+
+@dataclass(slots=True)
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    chats: int = 0
+    files: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return not any(f.attention for f in self.findings)
+
+    def add(self, path: Path, problem: str, *, attention: bool = True) -> None:
+        self.findings.append(Finding(path, problem, attention))
+
+
+def main(root: Path, out: TextIO = sys.stdout) -> int:
+    if not root.is_dir():
+        print(f"jigaido check: no data directory at {root}", file=sys.stderr)
+        return 2
+    report = scan(root)
+    for finding in report.findings:
+        print(finding, file=out)
+    needing = sum(f.attention for f in report.findings)
+    verdict = "all clean" if report.clean else f"{needing} need attention"
+    print(f"{root}: {report.files} files in {report.chats} chats checked, {verdict}", file=out)
+    return 0 if report.clean else 1
+
+
+def scan(root: Path, *, now: float | None = None) -> Report:
+    now = time.time() if now is None else now
+    report = Report()
+    for entry in _entries(root):
+        path = root / entry.name
+        if (match := _MIGRATED.fullmatch(entry.name)) and _is_dir(entry):
+            old, new = match.groups()
+            report.add(
+                path,
+                f"group {old} became supergroup {new}; its data was moved to {new}/ "
+                "and this copy kept: remove it once you have checked that chat",
+            )
+        elif (match := _BEFORE_MIGRATION.fullmatch(entry.name)) and _is_dir(entry):
+            new, old = match.groups()
+            report.add(
+                path,
+                f"what {new}/ held before group {old} moved there; it was merged into "
+                f"{new}/ and this copy kept: remove it once you have checked that chat",
+            )
+        elif (match := _MIGRATING.fullmatch(entry.name)) and _is_dir(entry):
+            if _stale(entry, now):
+                new, old = match.groups()
+                report.add(
+                    path,
+                    f"an unfinished move of group {old} to {new} (interrupted by a crash); "
+                    f"{old}/ still holds the data, and the bot redoes the move when "
+                    "Telegram delivers the migration again",
+                )
+        elif _CHAT_DIR.fullmatch(entry.name) and int(entry.name) != 0 and _is_dir(entry):
+            report.chats += 1
+            _scan_chat(report, path, int(entry.name), now)
+        else:
+            report.add(path, "not a jigaido file or directory")
+    return report
+
+
+def _scan_chat(report: Report, directory: Path, chat_id: int, now: float) -> None:
+    tracking: dict[str, TrackList] = {}
+    group_entry: os.DirEntry[str] | None = None
+    for entry in _entries(directory):
+        path, name = directory / entry.name, entry.name
+        key = FileKey(chat_id, name)
+        if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+            if _stale(entry, now):
+                report.add(
+                    path,
+                    "a temporary file left by an interrupted write (harmless; "
+                    "the bot removes it when the chat is next used)",
+                )
+        elif DAMAGED_INFIX in name:
+            original, _, when = name.partition(DAMAGED_INFIX)
+            report.add(
+                path,
+                f"a damaged {original} the bot set aside ({when} UTC) before starting "
+                "the file afresh: recover what you need from it by hand, then remove it",
+            )
+        elif not _is_file(entry) or not _expected(chat_id, key):
+            report.add(path, "not a jigaido file")
+        elif name == GROUP_FILE:
+            group_entry = entry  # read last: see _check_tracking
+        else:
+            doc = _read(report, path, key)
+            if isinstance(doc, TrackList):
+                tracking[name] = doc
+    if chat_id > 0:
+        return
+    if group_entry is None:
+        _check_tracking(report, directory, None, tracking)
+        return
+    book = _read(report, directory / GROUP_FILE, FileKey.group(chat_id))
+    if isinstance(book, GroupBook):  # else it is reported as damaged
+        _check_tracking(report, directory, book, tracking)
+
+
+def _expected(chat_id: int, key: FileKey) -> bool:
+    if chat_id > 0:
+        return key.name == USER_FILE
+    return key.name == GROUP_FILE or (key.tracking_user_id or 0) > 0
+
+
+def _read(report: Report, path: Path, key: FileKey) -> Doc | None:
+    try:
+        with path.open("rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return None  # renamed away while we looked (a migration)
+    except OSError as e:
+        report.add(path, f"cannot be read: {e.strerror or e}")
+        return None
+    report.files += 1
+    try:
+        return model.load(key, raw)
+    except DamagedFile as e:
+        report.add(
+            path,
+            f"breaks the data format ({e}); the bot will set it aside and start it "
+            "afresh when the chat is next used",
+        )
+        return None
+
+
+def _check_tracking(
+    report: Report, directory: Path, book: GroupBook | None, tracking: dict[str, TrackList]
+) -> None:
+    """Tracking entries are read before group.json. The bot writes group.json first
+    and never reuses an id, so a tracked id that the later group.json has never had
+    (at or above its next_id) is a real inconsistency, not a race with the bot."""
+    have = {b.id for b in book.bounties} if book else set()
+    next_id = book.next_id if book else 1
+    for name, tracks in sorted(tracking.items()):
+        path = directory / name
+        never = [i for i in tracks.tracked if i not in have and i >= next_id]
+        deleted = [i for i in tracks.tracked if i not in have and i < next_id]
+        if never and book is None:
+            report.add(path, f"tracks {_ids(never)}, but the group has no {GROUP_FILE}")
+        elif never:
+            report.add(
+                path,
+                f"tracks {_ids(never)}, which {GROUP_FILE} never had (its next id is "
+                f"{next_id}): the files are out of step, as after restoring a copy "
+                "taken while the bot was writing",
+            )
+        if deleted:
+            report.add(
+                path,
+                f"tracks deleted bounties {_ids(deleted)} (harmless: /delete leaves "
+                "them, lists skip them and ids are never reused)",
+                attention=False,
+            )
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(f"#{i}" for i in ids)
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as it:
+            return sorted(it, key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []  # renamed away while we looked (a migration)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """A regular file: never open a FIFO or a device, which could block or have effects."""
+    try:
+        return stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _stale(entry: os.DirEntry[str], now: float) -> bool:
+    try:
+        return now - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS
+    except FileNotFoundError:
+        return False  # gone: the bot finished what it was writing
