@@ -49,6 +49,7 @@ class Request:
     command: str
     args: str = ""
     thread_id: int | None = None  # the forum topic to answer in
+    user_name: str | None = None  # the sender's display name, shown in merged answers
 
 
 @dataclass(frozen=True, slots=True)

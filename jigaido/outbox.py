@@ -1,21 +1,90 @@
-"""Sending answers: every message goes through here, retried when Telegram or the
-network asks for it, never dropped silently."""
+"""Sending answers: every message goes through here, within Telegram's limits, retried
+when Telegram or the network asks for it, never dropped silently.
+
+Telegram takes about 30 messages a second from a bot, 20 a minute into one group and
+about one a second into one private chat, and answers `429 Too Many Requests` beyond
+that. The outbox keeps each limit as a sliding window over the sends it has made (at
+most N in *any* stretch of that length, not a leaky bucket that lets a burst through),
+so it waits before Telegram has to say so. A chat waits for its own windows, holding
+up no other chat; all chats queue, in order, for the overall one.
+
+A chat's answers go out in the order they were posted. While its whole backlog fits
+its windows (for a group: with 8 of its 20 sends a minute to spare), each answer is a
+message of its own, replying to its command. Past that the pending answers are merged
+into as few messages as fit 4,096 characters, each answer under a line naming the
+command and the user it answers; identical answers (fifty people sending /bounty) are
+said once, naming everyone who asked. A merged message replies to the oldest command
+it answers, and the next one waits a second so it gathers what comes meanwhile. An
+answer counts as delivered only once the message carrying it was sent.
+
+Nothing is kept per chat once it has nothing to send and its windows have emptied.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 from jigaido.errors import ChatMoved, RetryLater, Undeliverable
+from jigaido.render import MESSAGE_LIMIT, escape, split_messages, visible_length
 
 log = logging.getLogger(__name__)
 
-# A transient network failure is retried this many times, backing off up to MAX_BACKOFF;
-# a 429 is always retried after the wait Telegram names.
-NETWORK_ATTEMPTS = 8
+# A transient network failure is retried this many times in a row for a chat, backing
+# off up to MAX_BACKOFF (about 3½ minutes in all); a 429 is always retried after the
+# wait Telegram names.
+NETWORK_ATTEMPTS = 12
 MAX_BACKOFF = 30.0
+# How often chats with nothing to send and empty windows are forgotten.
+PRUNE_SECONDS = 5.0
+
+_SEP = "\n\n"  # between the answers of a merged message, as split_messages joins them
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most `count` messages in any `seconds`."""
+
+    count: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLimits:
+    """One chat's rates, and when its answers are merged."""
+
+    rates: tuple[Rate, ...] = ()
+    # Answers go out one by one while the chat's whole backlog could go out within
+    # `horizon` seconds and still leave `reserve` sends of its windows unused; past
+    # that they are merged. None: never merge.
+    horizon: float | None = None
+    reserve: int = 0
+    # After a merged message the chat waits this long, so the next one gathers more.
+    merged_gap: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The rates the outbox keeps; the default keeps none and never merges."""
+
+    overall: tuple[Rate, ...] = ()
+    group: ChatLimits = ChatLimits()  # each group (negative chat id)
+    private: ChatLimits = ChatLimits()  # each private chat
+
+
+# Telegram's limits. A group may take a short burst of single answers, but never its
+# last 8 sends of the minute: those are kept for merged messages, at most one a second,
+# so that a burst is answered within seconds instead of waiting for the minute to pass.
+TELEGRAM = Limits(
+    overall=(Rate(30, 1.0),),
+    group=ChatLimits((Rate(20, 60.0),), horizon=2.0, reserve=8, merged_gap=1.0),
+    private=ChatLimits((Rate(1, 1.0),), horizon=2.0),
+)
+UNLIMITED = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +93,10 @@ class Reply:
     texts: tuple[str, ...]
     reply_to: int | None = None  # the command's message, in groups
     thread_id: int | None = None  # the forum topic the command came from
+    command: str = ""  # the command answered, named when answers are merged
+    user_name: str | None = None  # who sent it (groups), named when answers are merged
+    # Set by `Outbox.post`: the reply's place in its chat's backlog.
+    ticket: _Ticket | None = field(default=None, compare=False, repr=False)
 
 
 # chat_id, HTML text, message to reply to, forum topic. Raises RetryLater, ChatMoved
@@ -32,51 +105,360 @@ SendFunc = Callable[[int, str, int | None, int | None], Awaitable[None]]
 
 
 class Outbox:
+    """The one way answers leave the bot. `Outbox(send)` keeps no limits and never
+    merges (what tests of other parts use); the bot runs `Outbox.for_telegram(send)`."""
+
     def __init__(
-        self, send: SendFunc, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self,
+        send: SendFunc,
+        *,
+        limits: Limits = UNLIMITED,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        prune_seconds: float = PRUNE_SECONDS,
     ) -> None:
         self._send = send
+        self._limits = limits
+        self._clock = clock
         self._sleep = sleep
-        self.sent = 0
-        self.failed = 0
+        self._overall = _Window(limits.overall)
+        self._gate = asyncio.Lock()  # FIFO: chats take overall slots in turn
+        self._paused_until = -math.inf  # every chat waits: a flood not scoped to one chat
+        self._last_flood: tuple[int, float] | None = None  # (chat, paused until)
+        self._chats: dict[int, _Chat] = {}
+        self._prune_seconds = prune_seconds  # on the event loop's clock, not `clock`
+        self._pruning: asyncio.TimerHandle | None = None
+        self.sent = 0  # messages sent
+        self.failed = 0  # answers given up
+        self.merged = 0  # answers that went out merged with others
+        self.floods = 0  # 429s received
+
+    @classmethod
+    def for_telegram(cls, send: SendFunc) -> Outbox:
+        """An outbox that keeps Telegram's limits and merges bursts."""
+        return cls(send, limits=TELEGRAM)
+
+    @property
+    def chats(self) -> int:
+        """Chats the outbox holds state for: something to send, or recent sends."""
+        return len(self._chats)
+
+    def post(self, reply: Reply) -> Reply:
+        """Put `reply` at the end of its chat's backlog now, so that a burst's answers
+        can be merged while the first ones wait; pass what this returns to `deliver`."""
+        chat = self._chats.get(reply.chat_id)
+        if chat is None:
+            limits = self._limits.group if reply.chat_id < 0 else self._limits.private
+            chat = self._chats[reply.chat_id] = _Chat(reply.chat_id, limits)
+            self._schedule_prune()
+        ticket = _Ticket(chat, reply if reply.ticket is None else replace(reply, ticket=None))
+        chat.backlog.append(ticket)
+        chat.parts += len(reply.texts)
+        return replace(reply, ticket=ticket)
 
     async def deliver(self, reply: Reply) -> bool:
-        """Send every part of `reply` in order; False if Telegram refused it for good."""
-        for text in reply.texts:
-            if not await self._send_one(reply.chat_id, text, reply.reply_to, reply.thread_id):
-                return False
-        return True
+        """Send `reply`, after everything its chat posted before it; True once it is out
+        (alone or merged), False if Telegram refused it for good or the network stayed
+        down. A reply that was not posted is posted first."""
+        ticket = reply.ticket if reply.ticket is not None else self.post(reply).ticket
+        assert ticket is not None
+        chat = ticket.chat
+        async with chat.lock:
+            while ticket.outcome is None:
+                await self._send_next(chat)
+        return ticket.outcome
 
-    async def _send_one(
-        self, chat_id: int, text: str, reply_to: int | None, thread: int | None
-    ) -> bool:
-        network_failures = 0
+    def prune(self) -> None:
+        """Forget every chat with nothing to send whose windows have emptied."""
+        self._pruning = None
+        now = self._clock()
+        idle = [chat_id for chat_id, chat in self._chats.items() if chat.idle(now)]
+        for chat_id in idle:
+            del self._chats[chat_id]
+        self._schedule_prune()
+
+    def _schedule_prune(self) -> None:
+        if self._chats and self._pruning is None:
+            loop = asyncio.get_running_loop()
+            self._pruning = loop.call_later(self._prune_seconds, self.prune)
+
+    async def _send_next(self, chat: _Chat) -> None:
+        """Send the next message of `chat`'s backlog, once its windows allow."""
+        await self._wait(chat.window, lambda: chat.paused_until)
+        async with self._gate:
+            await self._wait(self._overall, lambda: self._paused_until)
+            ticket = self._next_ticket(chat, self._clock())
+            text = ticket.reply.texts[ticket.sent_parts]
+            chat.window.in_flight += 1
+            self._overall.in_flight += 1
+        moved = chat.send_to != chat.chat_id
+        error: RetryLater | ChatMoved | Undeliverable | None = None
+        try:
+            await self._send(
+                chat.send_to,
+                text,
+                None if moved else ticket.reply.reply_to,
+                ticket.reply.thread_id,
+            )
+        except (RetryLater, ChatMoved, Undeliverable) as e:
+            error = e
+        except Exception:
+            self._settle(chat, ok=False)
+            raise
+        finally:
+            end = self._clock()
+            chat.window.finish(end)
+            self._overall.finish(end)
+        if error is None:
+            self._sent(chat, ticket, end)
+        else:
+            self._failed_once(chat, error, end)
+
+    async def _wait(self, window: _Window, paused_until: Callable[[], float]) -> None:
         while True:
-            try:
-                await self._send(chat_id, text, reply_to, thread)
-            except RetryLater as e:
-                if not e.is_flood:
-                    network_failures += 1
-                    if network_failures >= NETWORK_ATTEMPTS:
-                        log.error(
-                            "chat %s: answer not sent after %d tries: %s",
-                            chat_id,
-                            network_failures,
-                            e,
-                        )
-                        self.failed += 1
-                        return False
-                log.info("chat %s: %s", chat_id, e)
-                await self._sleep(
-                    e.seconds if e.is_flood else min(MAX_BACKOFF, 0.5 * 2**network_failures)
-                )
-            except ChatMoved as e:
-                log.info("chat %s: moved to %s, sending there", chat_id, e.new_chat_id)
-                chat_id, reply_to = e.new_chat_id, None
-            except Undeliverable as e:
-                log.warning("chat %s: Telegram refused the answer: %s", chat_id, e)
-                self.failed += 1
-                return False
+            now = self._clock()
+            at = max(window.next_free(now), paused_until())
+            if at <= now:
+                return
+            await self._sleep(at - now)
+
+    def _next_ticket(self, chat: _Chat, now: float) -> _Ticket:
+        """The backlog's head, or (when the backlog would fall behind) a merge of it
+        with the answers behind it, which then takes its place."""
+        head = chat.backlog[0]
+        limits = chat.limits
+        if limits.horizon is None or head.sent_parts or head.covers is not None:
+            return head
+        wanted = chat.parts + limits.reserve
+        if len(chat.backlog) == 1 or wanted <= chat.window.capacity(now, limits.horizon, wanted):
+            return head
+        merged = _merge(chat)
+        if merged is None:
+            return head
+        log.info(
+            "chat %s: %d answers merged into %d message(s) to keep Telegram's limits",
+            chat.chat_id,
+            len(merged.covers or ()),
+            len(merged.reply.texts),
+        )
+        return merged
+
+    def _sent(self, chat: _Chat, ticket: _Ticket, now: float) -> None:
+        self.sent += 1
+        chat.failures = 0
+        ticket.sent_parts += 1
+        chat.parts -= 1
+        if ticket.sent_parts >= len(ticket.reply.texts):
+            if ticket.covers is not None:
+                self.merged += len(ticket.covers)
+                chat.paused_until = max(chat.paused_until, now + chat.limits.merged_gap)
+            self._settle(chat, ok=True)
+
+    def _failed_once(
+        self, chat: _Chat, error: RetryLater | ChatMoved | Undeliverable, now: float
+    ) -> None:
+        if isinstance(error, ChatMoved):
+            log.info("chat %s: moved to %s, sending there", chat.chat_id, error.new_chat_id)
+            chat.send_to = error.new_chat_id
+        elif isinstance(error, Undeliverable):
+            log.warning("chat %s: Telegram refused the answer: %s", chat.chat_id, error)
+            self._settle(chat, ok=False)
+        elif error.is_flood:
+            self.floods += 1
+            until = now + error.seconds
+            chat.paused_until = max(chat.paused_until, until)
+            last = self._last_flood
+            if last is not None and last[0] != chat.chat_id and last[1] > now:
+                # A second chat is told to wait while another still waits: the bot as
+                # a whole is over its limit, so every chat pauses.
+                self._paused_until = max(self._paused_until, until)
+                log.warning("429 in several chats: all sending paused for %g s", error.seconds)
             else:
-                self.sent += 1
-                return True
+                log.warning("chat %s: 429, paused for %g s", chat.chat_id, error.seconds)
+            self._last_flood = (chat.chat_id, until)
+        else:
+            chat.failures += 1
+            if chat.failures >= NETWORK_ATTEMPTS:
+                log.error(
+                    "chat %s: answer not sent after %d tries: %s",
+                    chat.chat_id,
+                    chat.failures,
+                    error,
+                )
+                chat.failures = 0
+                self._settle(chat, ok=False)
+                return
+            backoff = min(MAX_BACKOFF, 0.5 * 2**chat.failures)
+            log.info("chat %s: %s; next try in %g s", chat.chat_id, error, backoff)
+            chat.paused_until = max(chat.paused_until, now + backoff)
+
+    def _settle(self, chat: _Chat, *, ok: bool) -> None:
+        """The head is done: sent in full, or given up."""
+        ticket = chat.backlog.pop(0)
+        chat.parts -= len(ticket.reply.texts) - ticket.sent_parts
+        answers = ticket.covers if ticket.covers is not None else (ticket,)
+        for answered in answers:
+            answered.outcome = ok
+        if not ok:
+            self.failed += len(answers)
+
+
+class _Ticket:
+    """A posted reply on its way out, or a merged message standing for several."""
+
+    __slots__ = ("chat", "covers", "outcome", "reply", "sent_parts")
+
+    def __init__(
+        self, chat: _Chat, reply: Reply, covers: tuple[_Ticket, ...] | None = None
+    ) -> None:
+        self.chat = chat
+        self.reply = reply
+        self.covers = covers  # a merged message: the answers it carries
+        self.sent_parts = 0
+        self.outcome: bool | None = None
+
+
+class _Chat:
+    """One chat's backlog and windows; exists only while either holds something."""
+
+    __slots__ = (
+        "backlog",
+        "chat_id",
+        "failures",
+        "limits",
+        "lock",
+        "parts",
+        "paused_until",
+        "send_to",
+        "window",
+    )
+
+    def __init__(self, chat_id: int, limits: ChatLimits) -> None:
+        self.chat_id = chat_id
+        self.send_to = chat_id  # the new id once the group became a supergroup
+        self.limits = limits
+        self.window = _Window(limits.rates)
+        # Lists, not deques: a deque costs 600 bytes even empty, and a chat mostly holds
+        # one or two answers; thousands of chats may be busy at once.
+        self.backlog: list[_Ticket] = []
+        self.parts = 0  # messages the backlog holds, as it stands
+        self.lock = asyncio.Lock()  # one sender at a time, so the backlog goes in order
+        self.paused_until = -math.inf  # after a 429, a network failure or a merged message
+        self.failures = 0  # network failures in a row
+
+    def idle(self, now: float) -> bool:
+        return (
+            not self.backlog
+            and not self.lock.locked()
+            and self.paused_until <= now
+            and self.window.empty(now)
+        )
+
+
+class _Window:
+    """Sliding windows over past sends: for each rate, at most `count` sends in any
+    `seconds`. A send counts from when it finished, so never from before Telegram saw
+    it; one still in flight counts as happening now."""
+
+    __slots__ = ("done", "in_flight", "keep", "rates", "span")
+
+    def __init__(self, rates: tuple[Rate, ...]) -> None:
+        self.rates = rates
+        self.span = max((r.seconds for r in rates), default=0.0)
+        # When recent sends finished, oldest first; only the last `count` of them can
+        # hold a send back.
+        self.done: list[float] = []
+        self.keep = max((r.count for r in rates), default=0)
+        self.in_flight = 0
+
+    def finish(self, at: float) -> None:
+        self.in_flight -= 1
+        if self.keep:
+            self.done.append(at)
+            if len(self.done) > self.keep:
+                del self.done[0]
+
+    def empty(self, now: float) -> bool:
+        return not self.in_flight and (not self.done or self.done[-1] <= now - self.span)
+
+    def next_free(self, now: float) -> float:
+        """The earliest time, from `now` on, at which one more send keeps every rate."""
+        return _next_free(self.rates, self.done, self.in_flight, now)
+
+    def capacity(self, now: float, horizon: float, most: int) -> int:
+        """How many sends, up to `most`, could start from `now` to `now + horizon`."""
+        done = self.done.copy()
+        count, at = 0, now
+        while count < most:
+            at = _next_free(self.rates, done, self.in_flight, at)
+            if at > now + horizon:
+                break
+            done.append(at)
+            count += 1
+        return count
+
+
+def _next_free(rates: Iterable[Rate], done: list[float], in_flight: int, now: float) -> float:
+    at = now
+    for rate in rates:
+        if in_flight >= rate.count:
+            at = max(at, now + rate.seconds)
+            continue
+        # The send `count` back, counting those in flight as the latest.
+        back = rate.count - in_flight
+        if len(done) >= back:
+            at = max(at, done[-back] + rate.seconds)
+    return at
+
+
+def _merge(chat: _Chat) -> _Ticket | None:
+    """Merge the head with the answers behind it in its topic, as many as one message
+    holds (or the head's alone, over several messages if it is that long); the merged
+    ticket replaces them at the head. None when there is nothing to merge."""
+    head = chat.backlog[0]
+    thread = head.reply.thread_id
+    same: dict[tuple[str, ...], list[_Ticket]] = {}
+    for ticket in chat.backlog:
+        if ticket.reply.thread_id == thread:
+            same.setdefault(ticket.reply.texts, []).append(ticket)
+    if len(same) == 1 and len(next(iter(same.values()))) == 1:
+        return None
+    blocks: list[str] = []
+    covered: list[_Ticket] = []
+    used = 0
+    for texts, tickets in same.items():
+        group = [f"{_header(tickets)}\n{texts[0]}" if texts else _header(tickets), *texts[1:]]
+        width = sum(map(visible_length, group)) + len(_SEP) * (len(group) - 1 + bool(blocks))
+        if blocks and used + width > MESSAGE_LIMIT:
+            break
+        blocks += group
+        covered += tickets
+        used += width
+        if used > MESSAGE_LIMIT:
+            break  # the head's answer alone spans several messages
+    if len(covered) == 1:
+        return None  # a long answer on its own: merging would only add a line
+    merged = _Ticket(
+        chat,
+        Reply(chat.chat_id, tuple(split_messages(blocks)), head.reply.reply_to, thread),
+        covers=tuple(covered),
+    )
+    gone = {id(t) for t in covered}
+    chat.backlog = [merged, *(t for t in chat.backlog if id(t) not in gone)]
+    chat.parts += len(merged.reply.texts) - sum(len(t.reply.texts) for t in covered)
+    return merged
+
+
+def _header(tickets: list[_Ticket]) -> str:
+    """`↩️ Ann, Bob · /bounty; Cy · /my`: who asked what, above an answer in a merged
+    message (in a private chat, just the commands)."""
+    said = []
+    for command in dict.fromkeys(t.reply.command for t in tickets):
+        asking = [t.reply.user_name for t in tickets if t.reply.command == command]
+        what = f"/{escape(command)}" if command else "a message"
+        if any(asking):
+            who = ", ".join(f"<b>{escape(n)}</b>" if n else "<i>no name</i>" for n in asking)
+            said.append(f"{who} · {what}")
+        else:
+            said.append(what if len(asking) == 1 else f"{what} ×{len(asking)}")
+    return "↩️ " + "; ".join(said)

@@ -312,11 +312,16 @@ class _Worker:
 
     def _reply(self, request: Request, texts: tuple[str, ...]) -> Reply:
         in_group = request.kind == "group"
-        return Reply(
-            chat_id=self.chat_id,
-            texts=texts,
-            reply_to=request.message_id if in_group else None,
-            thread_id=request.thread_id,
+        # Posted now, before earlier answers are out, so the outbox can merge a burst.
+        return self.pool.outbox.post(
+            Reply(
+                chat_id=self.chat_id,
+                texts=texts,
+                reply_to=request.message_id if in_group else None,
+                thread_id=request.thread_id,
+                command=request.command,
+                user_name=request.user_name if in_group else None,
+            )
         )
 
     async def _migrate(self, job: Job) -> None:

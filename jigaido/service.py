@@ -222,7 +222,7 @@ async def run(settings: Settings) -> None:
         store = Store(settings.data_dir)
         pool = Pool(
             store,
-            Outbox(telegram.make_sender(bot)),
+            Outbox.for_telegram(telegram.make_sender(bot)),
             tz=settings.tz,
             idle_seconds=settings.idle_seconds,
         )

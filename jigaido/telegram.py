@@ -91,6 +91,10 @@ def to_request(message: Message, update_id: int, bot_username: str) -> Request |
     # A message sent as a chat (anonymous admin, linked channel) has no person behind it.
     user = message.from_user
     user_id = user.id if user is not None and message.sender_chat is None else None
+    if user_id is not None and user is not None:
+        user_name: str | None = user.full_name
+    else:
+        user_name = message.sender_chat.title if message.sender_chat is not None else None
     return Request(
         update_id=update_id,
         chat_id=chat.id,
@@ -100,6 +104,7 @@ def to_request(message: Message, update_id: int, bot_username: str) -> Request |
         command=command,
         args=rest,
         thread_id=message.message_thread_id if message.is_topic_message else None,
+        user_name=user_name,
     )
 
 

@@ -1,83 +1,491 @@
-"""The outbox: retries what Telegram or the network asks to retry, follows a moved
-group, and reports what Telegram refuses for good. The send function is the face's
-boundary, so tests pass one that raises what the face would."""
+"""The outbox: Telegram's limits held under bursts, 429s and network failures retried,
+bursts merged (every command and user still named, every answer resolved only once its
+message is out), 4,096-character splits, and no state kept for chats that are done.
+
+The send function is the face's boundary, so tests pass one that records and raises
+what the face would. Time is virtual: the outbox's clock and sleep are a `VirtualTime`
+that moves only when every task is waiting on it, so the tests run in milliseconds and
+give the same result every time.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
+import re
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+
 from jigaido.errors import ChatMoved, RetryLater, Undeliverable
-from jigaido.outbox import NETWORK_ATTEMPTS, Outbox, Reply
+from jigaido.outbox import NETWORK_ATTEMPTS, TELEGRAM, Limits, Outbox, Rate, Reply
+from jigaido.render import MESSAGE_LIMIT, visible_length
+
+T = TypeVar("T")
+GROUP = -100
+SETTLE_ROUNDS = 200  # loop turns that let every runnable task reach its next wait
 
 
-class Script:
-    """A send function that raises the scripted errors in turn, then succeeds."""
+class VirtualTime:
+    """A clock and a sleep: the clock jumps to the earliest sleeper's wake-up once every
+    task is blocked, as a discrete-event simulation would."""
 
-    def __init__(self, *errors: Exception) -> None:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._count = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._count += 1
+        heapq.heappush(self._sleepers, (self.now + max(seconds, 0.0), self._count, wake))
+        await wake
+
+    async def run(self, *work: Awaitable[T]) -> list[T]:
+        """Run `work` to the end, moving the clock whenever nothing else can run."""
+        tasks = [asyncio.ensure_future(w) for w in work]
+        try:
+            while not all(t.done() for t in tasks):
+                for _ in range(SETTLE_ROUNDS):
+                    await asyncio.sleep(0)
+                if all(t.done() for t in tasks):
+                    break
+                assert self._sleepers, "stuck: nothing runs and nothing sleeps"
+                when, _, wake = heapq.heappop(self._sleepers)
+                self.now = max(self.now, when)
+                if not wake.done():
+                    wake.set_result(None)
+            return [t.result() for t in tasks]
+        finally:
+            for t in tasks:
+                t.cancel()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    at: float
+    chat: int
+    text: str
+    reply_to: int | None
+    thread: int | None
+
+
+class Telegram:
+    """The send function: records each message with the virtual time it went out, and
+    raises the scripted errors first (for every chat, or for the chat named)."""
+
+    def __init__(self, time: VirtualTime, *errors: Exception, only_chat: int | None = None):
+        self.time = time
         self.errors = list(errors)
-        self.calls: list[tuple[int, str, int | None, int | None]] = []
+        self.only_chat = only_chat
+        self.messages: list[Message] = []
+        self.tries: list[tuple[float, int, str]] = []
 
     async def __call__(
         self, chat: int, text: str, reply_to: int | None, thread: int | None
     ) -> None:
-        self.calls.append((chat, text, reply_to, thread))
-        if self.errors:
+        self.tries.append((self.time.now, chat, text))
+        if self.errors and self.only_chat in (None, chat):
             raise self.errors.pop(0)
+        self.messages.append(Message(self.time.now, chat, text, reply_to, thread))
+
+    def to(self, chat: int) -> list[Message]:
+        return [m for m in self.messages if m.chat == chat]
 
 
-class Sleeps:
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
+def most_in_any_window(times: Sequence[float], seconds: float) -> int:
+    """The largest number of `times` inside any half-open interval of `seconds`."""
+    ordered = sorted(times)
+    start, most = 0, 0
+    for end, t in enumerate(ordered):
+        while ordered[start] <= t - seconds:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
 
-    async def __call__(self, seconds: float) -> None:
-        self.seconds.append(seconds)
+
+def setup(*errors: Exception, limits: Limits = TELEGRAM) -> tuple[VirtualTime, Telegram, Outbox]:
+    time = VirtualTime()
+    telegram = Telegram(time, *errors)
+    return time, telegram, Outbox(telegram, limits=limits, clock=time.clock, sleep=time.sleep)
+
+
+def answer(chat: int, n: int, *, user: str | None = None, thread: int | None = None) -> Reply:
+    return Reply(
+        chat,
+        (f"✅ Added <b>#{n}</b>: task {n}",),
+        reply_to=1000 + n if chat < 0 else None,
+        thread_id=thread,
+        command="add",
+        user_name=user if user is not None else (f"User {n % 100}" if chat < 0 else None),
+    )
+
+
+async def after(time: VirtualTime, seconds: float, outbox: Outbox, reply: Reply) -> bool:
+    """Deliver `reply` once `seconds` of virtual time have passed."""
+    await time.sleep(seconds)
+    return await outbox.deliver(reply)
+
+
+async def deliver_in_order(
+    outbox: Outbox, replies: Sequence[Reply], time: VirtualTime
+) -> list[tuple[bool, float]]:
+    """Deliver one chat's replies one after the other, as a pool worker does; each
+    with whether it went out and when `deliver` returned."""
+    done = []
+    for reply in replies:
+        ok = await outbox.deliver(reply)
+        done.append((ok, time.now))
+    return done
+
+
+async def test_group_burst_is_merged_within_telegram_limits() -> None:
+    """200 answers to one group: never more than 20 messages in any 60 s nor 1 in any
+    second, every command and user still named, all out well within a minute."""
+    time, telegram, outbox = setup()
+    replies = [outbox.post(answer(GROUP, n)) for n in range(1, 201)]
+    [done] = await time.run(deliver_in_order(outbox, replies, time))
+    sent = telegram.to(GROUP)
+    times = [m.at for m in sent]
+    assert most_in_any_window(times, 60) <= 20
+    assert most_in_any_window(times, 1) <= 1
+    assert len(sent) < 20
+    assert max(times) < 60
+    text = "\n".join(m.text for m in sent)
+    for n in range(1, 201):
+        assert f"✅ Added <b>#{n}</b>: task {n}" in text
+    assert text.count("· /add") == 200
+    for user in range(100):
+        assert f"<b>User {user}</b> · /add" in text
+    assert all(visible_length(m.text) <= MESSAGE_LIMIT for m in sent)
+    assert all(ok for ok, _ in done)
+    assert outbox.merged >= 190
+    assert outbox.floods == 0
+
+
+async def test_each_answer_resolves_only_after_its_message_went_out() -> None:
+    """`deliver` of a merged answer returns only once the message carrying it was sent,
+    and every merged message replies to the oldest command it answers."""
+    time, telegram, outbox = setup()
+    replies = [outbox.post(answer(GROUP, n)) for n in range(1, 121)]
+    [done] = await time.run(deliver_in_order(outbox, replies, time))
+    for n, (_, returned_at) in enumerate(done, start=1):
+        carrier = next(m for m in telegram.messages if f"task {n}\n" in m.text + "\n")
+        assert carrier.at <= returned_at
+    for m in telegram.messages:
+        first = int(re.findall(r"#(\d+)", m.text)[0])
+        assert m.reply_to == 1000 + first
+
+
+async def test_answers_merged_while_the_first_waits_in_a_busy_group() -> None:
+    """A group that used its 20 messages this minute gets the next answers merged into
+    one message once the window lets one through, not one a minute later each."""
+    time, telegram, outbox = setup()
+    for n in range(1, 21):  # spaced out: nothing to merge, 20 messages
+        await time.run(outbox.deliver(answer(GROUP, n)), time.sleep(1.5))
+    assert len(telegram.messages) == 20
+    later = [outbox.post(answer(GROUP, n)) for n in range(21, 31)]
+    await time.run(deliver_in_order(outbox, later, time))
+    assert len(telegram.messages) == 21
+    assert telegram.messages[-1].at == 60.0
+    assert most_in_any_window([m.at for m in telegram.messages], 60) <= 20
+
+
+async def test_overall_and_private_chat_rates_hold() -> None:
+    """Answers to 90 private chats at once go out at most 30 in any second overall, and
+    each private chat gets at most one message a second."""
+    time, telegram, outbox = setup()
+    work = []
+    for chat in range(1, 91):
+        replies = [outbox.post(answer(chat, n)) for n in range(2)]
+        work.append(deliver_in_order(outbox, replies, time))
+    await time.run(*work)
+    assert len(telegram.messages) == 180
+    assert most_in_any_window([m.at for m in telegram.messages], 1) <= 30
+    for chat in range(1, 91):
+        assert most_in_any_window([m.at for m in telegram.to(chat)], 1) <= 1
+    assert max(m.at for m in telegram.messages) < 10
+
+
+async def test_private_chat_backlog_is_merged_without_names() -> None:
+    """Ten answers queued in a private chat go out merged, headed by the command alone."""
+    time, telegram, outbox = setup()
+    replies = [outbox.post(answer(7, n)) for n in range(10)]
+    await time.run(deliver_in_order(outbox, replies, time))
+    [message] = telegram.messages
+    assert message.text.count("↩️ /add\n") == 10
+    assert "<b>" not in message.text.replace("<b>#", "")
+
+
+async def test_a_short_burst_goes_out_one_by_one() -> None:
+    """Twelve answers at once in a quiet group fit its minute with sends to spare: each
+    goes out at once as its own message, replying to its own command."""
+    time, telegram, outbox = setup()
+    replies = [outbox.post(answer(GROUP, n)) for n in range(1, 13)]
+    await time.run(deliver_in_order(outbox, replies, time))
+    assert [m.reply_to for m in telegram.messages] == [1000 + n for n in range(1, 13)]
+    assert [m.text for m in telegram.messages] == [r.texts[0] for r in replies]
+    assert {m.at for m in telegram.messages} == {0.0}
+
+
+async def test_a_burst_that_would_spend_the_reserve_is_merged() -> None:
+    """Thirteen answers at once would leave fewer than 8 of the group's 20 sends a
+    minute: they are merged into one message, and the chat's next message waits a
+    second after it."""
+    time, telegram, outbox = setup()
+    first = [outbox.post(answer(GROUP, n)) for n in range(1, 14)]
+
+    async def later() -> list[tuple[bool, float]]:
+        await time.sleep(0.5)
+        replies = [outbox.post(answer(GROUP, n)) for n in (14, 15)]
+        return await deliver_in_order(outbox, replies, time)
+
+    await time.run(deliver_in_order(outbox, first, time), later())
+    assert [m.at for m in telegram.messages] == [0.0, 1.0, 1.0]
+    assert telegram.messages[0].text.count("· /add") == 13
+    assert [m.reply_to for m in telegram.messages] == [1001, 1014, 1015]
+
+
+async def test_merged_names_are_escaped_and_identical_answers_said_once() -> None:
+    """User names are escaped (no markup, no mention); identical answers (a list asked
+    for by many) are sent once under every name that asked."""
+    time, telegram, outbox = setup()
+    listing = ("<b>Bounties of this group</b> (1)\n\n<b>#1</b> Fix it",)
+    names = ["<i>Eve</i>", "@mallory", "Ann & Bob", *(f"U{i}" for i in range(12))]
+    replies = [
+        outbox.post(Reply(GROUP, listing, reply_to=i, command="bounty", user_name=name))
+        for i, name in enumerate(names, start=1)
+    ]
+    await time.run(deliver_in_order(outbox, replies, time))
+    [message] = telegram.messages
+    assert message.text.count("Bounties of this group") == 1
+    assert message.text.startswith("↩️ <b>&lt;i&gt;Eve&lt;/i&gt;</b>, <b>@\u2060mallory</b>, ")
+    assert "<b>Ann &amp; Bob</b>, <b>U0</b>, " in message.text
+    assert "<b>U11</b> · /bounty\n<b>Bounties" in message.text
+    assert message.reply_to == 1
+
+
+async def test_topics_are_merged_apart() -> None:
+    """A forum group's answers are merged per topic, each message in its own topic."""
+    time, telegram, outbox = setup()
+    replies = [outbox.post(answer(GROUP, n, thread=n % 2 + 10)) for n in range(1, 41)]
+    await time.run(deliver_in_order(outbox, replies, time))
+    assert len(telegram.messages) == 2
+    for m in telegram.messages:
+        numbers = [int(n) for n in re.findall(r"task (\d+)", m.text)]
+        assert {n % 2 + 10 for n in numbers} == {m.thread}
+        assert len(numbers) == 20
+
+
+async def test_merged_answers_are_split_at_4096() -> None:
+    """Long answers merge into messages of at most 4,096 characters, in order, none lost."""
+    time, telegram, outbox = setup()
+    replies = [
+        outbox.post(Reply(GROUP, (f"#{n} " + "x" * 900,), reply_to=n, command="add", user_name="A"))
+        for n in range(1, 31)
+    ]
+    done = (await time.run(deliver_in_order(outbox, replies, time)))[0]
+    assert all(ok for ok, _ in done)
+    assert all(visible_length(m.text) <= MESSAGE_LIMIT for m in telegram.messages)
+    shown = [int(n) for m in telegram.messages for n in re.findall(r"#(\d+) x", m.text)]
+    assert shown == list(range(1, 31))
+    assert len(telegram.messages) < 30
+
+
+async def test_one_answer_longer_than_a_message_with_others_is_split() -> None:
+    """Identical long lists asked for at once are said once, split over messages that
+    each fit, under the names of all who asked."""
+    time, telegram, outbox = setup()
+    parts = tuple(f"part {i} " + "y" * 4000 for i in range(3))
+    replies = [
+        outbox.post(Reply(GROUP, parts, reply_to=i, command="bounty", user_name=f"U{i}"))
+        for i in range(6)
+    ]
+    await time.run(deliver_in_order(outbox, replies, time))
+    assert all(visible_length(m.text) <= MESSAGE_LIMIT for m in telegram.messages)
+    text = "".join(m.text for m in telegram.messages)
+    assert [text.count(f"part {i} ") for i in range(3)] == [1, 1, 1]
+    assert "<b>U0</b>, <b>U1</b>, <b>U2</b>, <b>U3</b>, <b>U4</b>, <b>U5</b> · /bounty" in text
 
 
 async def test_429_is_retried_after_the_wait_telegram_names() -> None:
     """A 429 waits exactly retry_after, then the same message is sent again."""
-    send, sleeps = Script(RetryLater(7, "flood", is_flood=True)), Sleeps()
-    outbox = Outbox(send, sleep=sleeps)
-    assert await outbox.deliver(Reply(-1, ("hi",), reply_to=3, thread_id=9))
-    assert sleeps.seconds == [7]
-    assert send.calls == [(-1, "hi", 3, 9), (-1, "hi", 3, 9)]
+    time, telegram, outbox = setup(RetryLater(7, "flood", is_flood=True))
+    [ok] = await time.run(outbox.deliver(Reply(-1, ("hi",), reply_to=3, thread_id=9)))
+    assert ok
+    assert telegram.tries == [(0.0, -1, "hi"), (7.0, -1, "hi")]
+    assert telegram.messages == [Message(7.0, -1, "hi", 3, 9)]
+    assert outbox.floods == 1
+
+
+async def test_429_pauses_only_its_chat() -> None:
+    """While one chat waits out its 429, other chats keep getting their answers."""
+    time = VirtualTime()
+    telegram = Telegram(time, RetryLater(30, "flood", is_flood=True), only_chat=GROUP)
+    outbox = Outbox(telegram, limits=TELEGRAM, clock=time.clock, sleep=time.sleep)
+    work = [outbox.deliver(answer(GROUP, 1))]
+    work += [outbox.deliver(answer(chat, 1)) for chat in range(1, 6)]
+    await time.run(*work)
+    assert [m.at for m in telegram.to(GROUP)] == [30.0]
+    assert all(m.at == 0.0 for m in telegram.messages if m.chat != GROUP)
+
+
+async def test_429_in_two_chats_pauses_every_chat() -> None:
+    """A 429 in a second chat while the first still waits means the bot as a whole is
+    over its limit: every chat pauses, even one that got no 429."""
+    time, telegram, outbox = setup(
+        RetryLater(10, "flood", is_flood=True), RetryLater(10, "flood", is_flood=True)
+    )
+    await time.run(
+        outbox.deliver(answer(1, 1)),
+        outbox.deliver(answer(2, 1)),
+        after(time, 1, outbox, answer(3, 1)),
+    )
+    assert sorted((m.chat, m.at) for m in telegram.messages) == [(1, 10.0), (2, 10.0), (3, 10.0)]
+
+
+async def test_429_in_one_chat_pauses_no_other() -> None:
+    """A single chat's 429 leaves a chat that arrives later unpaused."""
+    time, telegram, outbox = setup(RetryLater(10, "flood", is_flood=True))
+    await time.run(outbox.deliver(answer(1, 1)), after(time, 1, outbox, answer(3, 1)))
+    assert [(m.chat, m.at) for m in telegram.messages] == [(3, 1.0), (1, 10.0)]
 
 
 async def test_many_429s_never_drop_the_answer() -> None:
     """However many 429s come, the answer is still sent in the end."""
-    send = Script(*[RetryLater(1, "flood", is_flood=True) for _ in range(50)])
-    assert await Outbox(send, sleep=Sleeps()).deliver(Reply(-1, ("hi",)))
-    assert len(send.calls) == 51
+    time, telegram, outbox = setup(*[RetryLater(1, "flood", is_flood=True) for _ in range(50)])
+    assert await time.run(outbox.deliver(Reply(-1, ("hi",)))) == [True]
+    assert len(telegram.tries) == 51
 
 
-async def test_network_errors_back_off_then_give_up() -> None:
-    """Network failures are retried with growing waits, and given up after a bound."""
-    send = Script(*[RetryLater(1, "down", is_flood=False) for _ in range(NETWORK_ATTEMPTS)])
-    sleeps = Sleeps()
-    outbox = Outbox(send, sleep=sleeps)
-    assert not await outbox.deliver(Reply(5, ("hi",)))
+async def test_network_errors_back_off_and_lose_nothing() -> None:
+    """A send that fails transiently is retried with growing waits, in order, and no
+    answer of a merged burst is lost."""
+    errors = [RetryLater(1, "down", is_flood=False) for _ in range(4)]
+    time, telegram, outbox = setup(*errors)
+    replies = [outbox.post(answer(GROUP, n)) for n in range(1, 41)]
+    [done] = await time.run(deliver_in_order(outbox, replies, time))
+    assert all(ok for ok, _ in done)
+    starts = [t for t, _, _ in telegram.tries[:5]]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert gaps == sorted(gaps)
+    assert gaps[0] >= 1
+    text = "\n".join(m.text for m in telegram.messages)
+    assert all(f"task {n}\n" in text + "\n" for n in range(1, 41))
+    assert outbox.failed == 0
+
+
+async def test_network_errors_are_given_up_after_a_bound() -> None:
+    """A network that stays down is given up after a bound, counted and reported."""
+    errors = [RetryLater(1, "down", is_flood=False) for _ in range(NETWORK_ATTEMPTS)]
+    time, telegram, outbox = setup(*errors)
+    assert await time.run(outbox.deliver(Reply(5, ("hi",)))) == [False]
     assert outbox.failed == 1
-    assert sleeps.seconds == sorted(sleeps.seconds)
-    assert len(send.calls) == NETWORK_ATTEMPTS
+    assert len(telegram.tries) == NETWORK_ATTEMPTS
+    assert time.now < 300
 
 
 async def test_moved_group_is_followed() -> None:
     """A group that became a supergroup gets the answer at its new id."""
-    send = Script(ChatMoved(-1009))
-    assert await Outbox(send, sleep=Sleeps()).deliver(Reply(-9, ("hi",), reply_to=4))
-    assert send.calls[-1] == (-1009, "hi", None, None)
+    time, telegram, outbox = setup(ChatMoved(-1009))
+    assert await time.run(outbox.deliver(Reply(-9, ("hi",), reply_to=4))) == [True]
+    last = telegram.messages[-1]
+    assert (last.chat, last.text, last.reply_to, last.thread) == (-1009, "hi", None, None)
 
 
 async def test_refused_message_is_reported_and_the_rest_not_sent() -> None:
     """A message Telegram refuses for good stops that reply and is counted as failed."""
-    send = Script(Undeliverable("blocked"))
-    outbox = Outbox(send, sleep=Sleeps())
-    assert not await outbox.deliver(Reply(5, ("one", "two")))
+    time, telegram, outbox = setup(Undeliverable("blocked"))
+    assert await time.run(outbox.deliver(Reply(5, ("one", "two")))) == [False]
     assert outbox.failed == 1
-    assert [c[1] for c in send.calls] == ["one"]
+    assert [text for _, _, text in telegram.tries] == ["one"]
+
+
+async def test_refused_merged_message_fails_every_answer_it_carries() -> None:
+    """When Telegram refuses a merged message, each answer in it is reported failed,
+    and the answers after it still go out."""
+    time, _telegram, outbox = setup(Undeliverable("bad request"))
+    replies = [outbox.post(answer(GROUP, n)) for n in range(1, 21)]
+    [done] = await time.run(deliver_in_order(outbox, replies, time))
+    assert [ok for ok, _ in done] == [False] * 20
+    assert outbox.failed == 20
+    more = outbox.post(answer(GROUP, 21))
+    assert await time.run(outbox.deliver(more)) == [True]
 
 
 async def test_parts_go_out_in_order() -> None:
-    """A split list is sent part by part, in order."""
-    send = Script()
-    outbox = Outbox(send, sleep=Sleeps())
-    assert await outbox.deliver(Reply(5, ("1/3", "2/3", "3/3")))
-    assert [c[1] for c in send.calls] == ["1/3", "2/3", "3/3"]
+    """A split list is sent part by part, in order, a second apart in one chat."""
+    time, telegram, outbox = setup()
+    assert await time.run(outbox.deliver(Reply(5, ("1/3", "2/3", "3/3")))) == [True]
+    assert [(m.at, m.text) for m in telegram.messages] == [(0, "1/3"), (1, "2/3"), (2, "3/3")]
     assert outbox.sent == 3
+
+
+async def test_unposted_replies_keep_their_order() -> None:
+    """Replies delivered without being posted first still go out in order, unmerged
+    when the chat keeps up."""
+    time, telegram, outbox = setup(limits=Limits())
+    await time.run(deliver_in_order(outbox, [answer(GROUP, n) for n in range(5)], time))
+    assert [m.reply_to for m in telegram.messages] == [1000, 1001, 1002, 1003, 1004]
+
+
+async def test_thousands_of_chats_leave_no_state_behind() -> None:
+    """After answering thousands of chats, the outbox keeps nothing for any of them once
+    their windows have passed."""
+    time, telegram, outbox = setup()
+    work = [outbox.deliver(answer(chat, 1)) for chat in range(1, 2001)]
+    work += [outbox.deliver(answer(-chat, 1)) for chat in range(1, 11)]
+    await time.run(*work)
+    assert len(telegram.messages) == 2010
+    outbox.prune()
+    assert 0 < outbox.chats < 100  # only those whose windows still hold a send
+    await time.run(time.sleep(61))
+    outbox.prune()
+    assert outbox.chats == 0
+
+
+async def test_a_groups_window_outlives_a_prune() -> None:
+    """A group that sent 20 messages is remembered until its minute has passed, so a
+    prune in between does not let a 21st message through early."""
+    time, telegram, outbox = setup()
+    for n in range(20):
+        await time.run(outbox.deliver(answer(GROUP, n)))
+    await time.run(time.sleep(30 - time.now))
+    outbox.prune()
+    assert outbox.chats == 1
+    await time.run(outbox.deliver(answer(GROUP, 21)))
+    assert telegram.to(GROUP)[-1].at == telegram.to(GROUP)[0].at + 60
+
+
+async def test_prune_runs_by_itself() -> None:
+    """Without being asked, the outbox forgets a finished chat on its own timer."""
+    outbox = Outbox(Telegram(VirtualTime()), prune_seconds=0)
+    assert await outbox.deliver(answer(GROUP, 1))
+    assert outbox.chats == 1
+    for _ in range(3):
+        await asyncio.sleep(0)  # the timer's turn comes at the next loop iteration
+    assert outbox.chats == 0
+
+
+@pytest.mark.parametrize("limits", [TELEGRAM, Limits()])
+async def test_a_send_that_crashes_fails_its_answer_and_not_the_chat(limits: Limits) -> None:
+    """An unexpected error from the send function fails that answer only; the chat's
+    next answer goes out."""
+    time, _telegram, outbox = setup(RuntimeError("bug"), limits=limits)
+    with pytest.raises(RuntimeError):
+        await time.run(outbox.deliver(answer(GROUP, 1)))
+    assert outbox.failed == 1
+    assert await time.run(outbox.deliver(answer(GROUP, 2))) == [True]
+
+
+def test_rates_read_as_telegram_publishes_them() -> None:
+    """The Telegram limits: 30/s overall, 20/min per group, 1/s per private chat."""
+    assert TELEGRAM.overall == (Rate(30, 1.0),)
+    assert TELEGRAM.group.rates == (Rate(20, 60.0),)
+    assert TELEGRAM.private.rates == (Rate(1, 1.0),)

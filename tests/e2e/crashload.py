@@ -32,6 +32,7 @@ DMS = (11, 12)
 USERS = (101, 102, 103, 104)
 ADDED = re.compile(r"✅ Added <b>#(\d+)</b>: (\S+)")
 MESSAGE_BASE = 10_000_000  # command i is message MESSAGE_BASE + i in its chat
+ASKER = re.compile(r"<b>u(\d+)</b>")  # users are named u<id> in merged answers' headers
 TRACKED = re.compile(r"(?:👀 You now track|You already track) <b>#(\d+)</b>")
 
 
@@ -85,14 +86,16 @@ class Load:
             if chat < 0 and self.adds_pushed[chat] and self.rng.random() < 0.3:
                 track = self.rng.randint(1, self.adds_pushed[chat])
                 update = self.api.push_message(
-                    chat, f"/track {track}", user_id=user, message_id=MESSAGE_BASE + i
-                )
+                    chat, f"/track {track}", user_id=user, first_name=f"u{user}",
+                    message_id=MESSAGE_BASE + i,
+                )  # fmt: skip
                 self.commands.append(Command(update, chat, user, "", track))
                 continue
             text = f"c{i}-{self.rng.getrandbits(32):08x}"
             update = self.api.push_message(
-                chat, f"/add {text}", user_id=user, message_id=MESSAGE_BASE + i
-            )
+                chat, f"/add {text}", user_id=user, first_name=f"u{user}",
+                message_id=MESSAGE_BASE + i,
+            )  # fmt: skip
             self.commands.append(Command(update, chat, user, text))
             if chat < 0:
                 self.adds_pushed[chat] += 1
@@ -170,14 +173,22 @@ def audit(api: FakeBotAPI, commands: list[Command], data_dir: Path, figures: Fig
     answered: set[str] = set()
     answered_tracks: set[tuple[int, int, int]] = set()
     for sent in api.sent:
-        added = ADDED.search(sent.text)
-        if added:
-            answered.add(added.group(2))
-        tracked = TRACKED.search(sent.text)
-        if tracked and sent.reply_to_message_id is not None:
-            c = command_by_msg.get((sent.chat_id, sent.reply_to_message_id))
-            if c is not None:
-                answered_tracks.add((c.chat_id, c.user_id, int(tracked.group(1))))
+        answered.update(m.group(2) for m in ADDED.finditer(sent.text))
+        # A merged message names who asked above each answer; a single one replies
+        # to the command it answers.
+        for block in sent.text.split("\n\n"):
+            tracked = TRACKED.search(block)
+            if not tracked:
+                continue
+            track_id = int(tracked.group(1))
+            if block.startswith("↩️"):
+                header = block.split("\n", 1)[0]
+                for user in ASKER.findall(header):
+                    answered_tracks.add((sent.chat_id, int(user), track_id))
+            elif sent.reply_to_message_id is not None:
+                c = command_by_msg.get((sent.chat_id, sent.reply_to_message_id))
+                if c is not None:
+                    answered_tracks.add((c.chat_id, c.user_id, track_id))
 
     def is_tracked(c: Command) -> bool:
         track_list = tracks.get((c.chat_id, c.user_id))

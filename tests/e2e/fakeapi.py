@@ -617,6 +617,57 @@ class FakeBotAPI:
         parameters = {"retry_after": retry_after} if error_code == 429 else None
         self._failures.extend(_Failure(error_code, description, parameters) for _ in range(n))
 
+    # -- Telegram's flood limits (opt-in, for the benchmark) ---------------
+
+    def enforce_limits(
+        self,
+        *,
+        overall: tuple[int, float] = (30, 1.0),
+        group: tuple[int, float] = (20, 60.0),
+        private: tuple[int, float] = (1, 1.0),
+    ) -> None:
+        """From now on, refuse a sendMessage beyond Telegram's limits with
+        `429 Too Many Requests` and the `retry_after` (whole seconds) until it would
+        pass: at most `overall` = (count, seconds) messages in any such stretch for the
+        whole bot, `group` into one group, `private` into one private chat. Counted
+        by arrival, accepted messages only; refusals are counted in `flood_refusals`."""
+        self.flood_refusals = 0
+        self._flood_rates = {"overall": overall, "group": group, "private": private}
+        self._flood_log: dict[int | None, deque[float]] = {}
+        name, _ = self._handlers["sendmessage"]
+        self._handlers["sendmessage"] = (name, self._send_message_within_limits)
+
+    async def _send_message_within_limits(self, call: Call) -> JSONDict:
+        chat_id = call.params.get("chat_id")
+        if isinstance(chat_id, int) and not isinstance(chat_id, bool):
+            wait = max(self._flood_wait(None, call.time), self._flood_wait(chat_id, call.time))
+            if wait > 0:
+                self.flood_refusals += 1
+                retry_after = max(1, int(-(-wait // 1)))
+                raise _Reject(
+                    429,
+                    f"Too Many Requests: retry after {retry_after}",
+                    {"retry_after": retry_after},
+                )
+        result = await self._send_message(call)
+        if isinstance(chat_id, int):
+            for key in (None, chat_id):
+                self._flood_log.setdefault(key, deque()).append(call.time)
+        return result
+
+    def _flood_wait(self, chat_id: int | None, now: float) -> float:
+        """Seconds until one more message to `chat_id` (None: any chat) keeps its limit."""
+        kind = "overall" if chat_id is None else "group" if chat_id < 0 else "private"
+        count, seconds = self._flood_rates[kind]
+        log = self._flood_log.get(chat_id)
+        if log is None:
+            return 0.0
+        while log and log[0] <= now - seconds:
+            log.popleft()
+        if len(log) < count:
+            return 0.0
+        return log[-count] + seconds - now
+
     # -- reading what happened --------------------------------------------
 
     def sent_to(self, chat_id: int) -> list[Sent]:
