@@ -57,6 +57,7 @@ class Pool:
         idle_seconds: float = 300.0,
         queue_size: int = 1000,
         batch_max: int = 500,
+        max_workers: int = 1000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -65,6 +66,7 @@ class Pool:
         self.idle_seconds = idle_seconds
         self.queue_size = queue_size
         self.batch_max = batch_max
+        self.max_workers = max_workers
         self.clock = clock
         # Updates below this offset are confirmed to Telegram and can never come back,
         # so their dedupe records may be dropped. The poller sets it.
@@ -73,6 +75,7 @@ class Pool:
         self._workers: dict[int, _Worker] = {}
         self._moved: dict[int, int] = {}  # migrated group id -> its new id
         self._closing = False
+        self._room = asyncio.Event()  # a worker left or fell idle; replaced: a broadcast
 
     @property
     def active(self) -> int:
@@ -91,6 +94,9 @@ class Pool:
             # A command sent just before the group moved: it belongs to the new id now.
             request = dataclasses.replace(request, chat_id=chat_id)
         worker = self._workers.get(chat_id)
+        while worker is None and len(self._workers) >= self.max_workers:
+            await self._make_room()
+            worker = self._workers.get(chat_id)
         if worker is None:
             worker = self._workers[chat_id] = _Worker(self, chat_id)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -122,9 +128,24 @@ class Pool:
                 stop.cancel()  # it may be waiting to queue its sentinel
             await asyncio.gather(*stops, return_exceptions=True)
 
+    async def _make_room(self) -> None:
+        """A burst from thousands of chats must not mean thousands of live workers:
+        at the cap, an idle worker is stopped early, or else the caller waits for one
+        to finish (which slows the poller down)."""
+        idle = next((w for w in self._workers.values() if w.idle), None)
+        if idle is not None:
+            await idle.stop()
+        else:
+            await self._room.wait()
+
+    def _room_made(self) -> None:
+        self._room.set()
+        self._room = asyncio.Event()
+
     def _forget(self, worker: _Worker) -> None:
         if self._workers.get(worker.chat_id) is worker:
             del self._workers[worker.chat_id]
+            self._room_made()
 
 
 class _Worker:
@@ -137,11 +158,17 @@ class _Worker:
         self.opened = False
         self.sending: asyncio.Task[None] | None = None
         self.unsent = 0  # answers handed to the outbox and not yet out
+        self.waiting = False  # blocked on its queue, nothing in hand
         self.task = asyncio.create_task(self.run(), name=f"chat:{chat_id}")
 
     async def stop(self) -> None:
         await self.queue.put(_STOP)
         await self.task
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, nothing in hand, every answer out: stopping it loses nothing."""
+        return self.waiting and self.queue.empty() and self.unsent == 0
 
     def cancel(self) -> None:
         self.task.cancel()
@@ -152,6 +179,9 @@ class _Worker:
         try:
             while True:
                 try:
+                    self.waiting = True
+                    if self.idle:
+                        self.pool._room_made()
                     first = await asyncio.wait_for(self.queue.get(), self.pool.idle_seconds)
                 except TimeoutError:
                     if self.queue.empty():
@@ -160,6 +190,8 @@ class _Worker:
                         self.pool._forget(self)
                         break
                     continue
+                finally:
+                    self.waiting = False
                 batch = [first]
                 while len(batch) < self.pool.batch_max and not self.queue.empty():
                     batch.append(self.queue.get_nowait())
@@ -306,6 +338,8 @@ class _Worker:
                 finally:
                     self.unsent -= 1
                     _resolve(job)
+                    if self.idle:
+                        self.pool._room_made()
         finally:
             for job, _ in replies:
                 _resolve(job)

@@ -200,3 +200,18 @@ async def test_close_gives_up_after_its_timeout(tmp_path: Path) -> None:
     book = json.loads((tmp_path / "data" / str(GROUP) / "group.json").read_text())
     assert len(book["bounties"]) == 5  # on disk; unconfirmed, so redelivered and re-answered
     assert all(f.done() for f in futures)
+
+
+async def test_live_workers_are_capped(tmp_path: Path) -> None:
+    """A burst from more chats than the cap never has more live workers than the cap:
+    idle ones are stopped early, busy ones are waited for; every command is answered."""
+    recorder = Recorder()
+    pool = make_pool(tmp_path, recorder, max_workers=3)
+    futures = []
+    for i in range(20):
+        futures.append(await pool.submit(req(i, "add", f"t{i}", chat=GROUP - i)))
+        assert pool.active <= 3
+    with anyio.fail_after(10):
+        await asyncio.gather(*futures)
+    assert len(recorder.sent) == 20
+    await pool.close()
