@@ -41,3 +41,7 @@ class ChatMoved(JigaidoError):
 
 class Undeliverable(JigaidoError):
     """Telegram refused the message for good (bot blocked or removed, bad request)."""
+
+    def __init__(self, reason: str, *, shut_out: bool = False) -> None:
+        super().__init__(reason)
+        self.shut_out = shut_out  # blocked by the user or removed from the group: expected

@@ -261,7 +261,9 @@ class Outbox:
             log.info("chat %s: moved to %s, sending there", chat.chat_id, error.new_chat_id)
             chat.send_to = error.new_chat_id
         elif isinstance(error, Undeliverable):
-            log.warning("chat %s: Telegram refused the answer: %s", chat.chat_id, error)
+            # A user who blocked the bot is an everyday event; a bad request is our bug.
+            level = logging.INFO if error.shut_out else logging.ERROR
+            log.log(level, "chat %s: Telegram refused the answer: %s", chat.chat_id, error)
             self._settle(chat, ok=False)
         elif error.is_flood:
             self.floods += 1

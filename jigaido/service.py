@@ -70,7 +70,9 @@ class Poller:
             except (TelegramAPIError, TelegramNetworkError, OSError, TimeoutError) as e:
                 failures += 1
                 delay = min(MAX_BACKOFF, 0.5 * 2**failures)
-                log.error("getUpdates failed (%s); retrying in %.1f s", e, delay)
+                # One failure is the network's weather; several in a row need a look.
+                level = logging.WARNING if failures < 3 else logging.ERROR
+                log.log(level, "getUpdates failed (%s); retrying in %.1f s", e, delay)
                 await self._sleep(delay)
                 continue
             if updates is None:
@@ -185,7 +187,8 @@ async def connect(bot: Bot, stopping: asyncio.Event) -> str:
         except (TelegramAPIError, TelegramNetworkError, OSError, TimeoutError) as e:
             failures += 1
             delay = min(MAX_BACKOFF, 0.5 * 2**failures)
-            log.error("cannot reach the Bot API (%s); retrying in %.1f s", e, delay)
+            level = logging.WARNING if failures < 3 else logging.ERROR
+            log.log(level, "cannot reach the Bot API (%s); retrying in %.1f s", e, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)
             if stopping.is_set():

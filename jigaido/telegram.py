@@ -52,6 +52,7 @@ PRIVATE_MENU = [
     BotCommand(command="add", description="Add a bounty: text [link] [due]"),
     BotCommand(command="edit", description="Change a bounty: id [text] [link] [due]"),
     BotCommand(command="delete", description="Delete a bounty: id"),
+    BotCommand(command="my", description="Your bounties (same as /bounty)"),
     BotCommand(command="help", description="What I can do"),
 ]
 
@@ -150,8 +151,9 @@ def make_sender(bot: Bot) -> SendFunc:
             raise ChatMoved(e.migrate_to_chat_id) from e
         except (TelegramNetworkError, TelegramServerError, TimeoutError) as e:
             raise RetryLater(1.0, str(e), is_flood=False) from e
+        except TelegramForbiddenError as e:
+            raise Undeliverable(str(e), shut_out=True) from e
         except (
-            TelegramForbiddenError,
             TelegramBadRequest,
             TelegramNotFound,
             TelegramUnauthorizedError,

@@ -342,7 +342,7 @@ async def test_addressing_chatter_and_edits(api: FakeBotAPI, bot: BotProcess) ->
     ]  # fmt: skip
     assert all(c["description"] for c in group_menu + private_menu)
     private_names = {c["command"] for c in private_menu}
-    assert {"bounty", "add", "edit", "delete", "help"} <= private_names
+    assert {"bounty", "add", "edit", "delete", "my", "help"} <= private_names
     assert not private_names & {"track", "untrack"}
 
     group = -1003
