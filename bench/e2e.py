@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Row, most_in_any_window, percentile
-from tests.e2e.conftest import BotProcess
 from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.harness import BotProcess
 
 BIG = -1001000000500
 BURST = 200

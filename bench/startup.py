@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Row, median, proc_status
-from tests.e2e.conftest import BotProcess
 from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.harness import BotProcess
 
 RUNS = 5
 ADDED_SECONDS = 0.3

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
-from typing import Literal
+from typing import Literal, TypeVar
 
 from jigaido import args, render
 from jigaido.errors import BadInput
@@ -26,6 +26,7 @@ from jigaido.model import (
 )
 
 ChatKind = Literal["group", "private"]
+Book = TypeVar("Book", GroupBook, UserBook)
 
 # The internal request a supergroup migration becomes; never typed by a user.
 MIGRATE = ":migrate"
@@ -116,29 +117,7 @@ def _personal(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tz
         return Outcome((greeting,), {} if found is not None else {key: book})
     if cmd in ("bounty", "my"):
         return Outcome(tuple(_list("Your bounties", book.bounties, now, tz)))
-    if cmd == "add":
-        parsed = args.parse_add(req.args, _local(now, tz))
-        bounty = Bounty(
-            id=book.next_id,
-            text=parsed.text,
-            link=parsed.link,
-            due_date_ts=parsed.due.ts if parsed.due else None,
-            created_at=now,
-            due_all_day=parsed.due.all_day if parsed.due else False,
-        )
-        new = replace(book, next_id=book.next_id + 1, bounties=(*book.bounties, bounty))
-        return Outcome((_added(bounty, tz),), {key: new})
-    if cmd == "edit":
-        edit = args.parse_edit(req.args, _local(now, tz))
-        old = _find(book.bounties, edit.id)
-        edited = _edited(old, edit)
-        new = replace(book, bounties=_replaced(book.bounties, edited))
-        return Outcome((_edited_answer(old, edited, tz),), {key: new})
-    assert cmd == "delete"
-    bounty_id = args.parse_id(req.args)
-    old = _find(book.bounties, bounty_id)
-    new = replace(book, bounties=tuple(b for b in book.bounties if b.id != bounty_id))
-    return Outcome((f"🗑 Deleted <b>#{old.id}</b>: {_excerpt(old.text)}",), {key: new})
+    return _change_book(req, key, book, None, now, tz)
 
 
 def _group(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinfo) -> Outcome:
@@ -162,32 +141,8 @@ def _group(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinf
                 "not as the group or a channel.",
             )
         )
-    if cmd == "add":
-        parsed = args.parse_add(req.args, _local(now, tz))
-        bounty = Bounty(
-            id=book.next_id,
-            text=parsed.text,
-            link=parsed.link,
-            due_date_ts=parsed.due.ts if parsed.due else None,
-            created_at=now,
-            created_by_user_id=user_id,
-            due_all_day=parsed.due.all_day if parsed.due else False,
-        )
-        new = replace(book, next_id=book.next_id + 1, bounties=(*book.bounties, bounty))
-        return Outcome((_added(bounty, tz),), {key: new})
-    if cmd == "edit":
-        edit = args.parse_edit(req.args, _local(now, tz))
-        old = _find(book.bounties, edit.id)
-        _check_creator(old, user_id, "edit")
-        edited = _edited(old, edit)
-        new = replace(book, bounties=_replaced(book.bounties, edited))
-        return Outcome((_edited_answer(old, edited, tz),), {key: new})
-    if cmd == "delete":
-        bounty_id = args.parse_id(req.args)
-        old = _find(book.bounties, bounty_id)
-        _check_creator(old, user_id, "delete")
-        new = replace(book, bounties=tuple(b for b in book.bounties if b.id != bounty_id))
-        return Outcome((f"🗑 Deleted <b>#{old.id}</b>: {_excerpt(old.text)}",), {key: new})
+    if cmd in ("add", "edit", "delete"):
+        return _change_book(req, key, book, user_id, now, tz)
     tkey = FileKey.tracking(req.chat_id, user_id)
     tfound = docs.get(tkey)
     tracks = tfound if isinstance(tfound, TrackList) else TrackList(user_id=user_id)
@@ -211,6 +166,39 @@ def _group(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinf
         return Outcome((f"You don't track <b>#{bounty_id}</b>.",))
     new_tracks = replace(tracks, tracked=tuple(i for i in tracks.tracked if i != bounty_id))
     return Outcome((f"You no longer track <b>#{bounty_id}</b>.",), {tkey: new_tracks})
+
+
+def _change_book(
+    req: Request, key: FileKey, book: Book, creator: int | None, now: int, tz: tzinfo
+) -> Outcome:
+    """/add, /edit or /delete on a group's list (`creator`: the sender, who alone may
+    change a bounty they added) or a personal one (None: every bounty is the user's)."""
+    if req.command == "add":
+        parsed = args.parse_add(req.args, _local(now, tz))
+        bounty = Bounty(
+            id=book.next_id,
+            text=parsed.text,
+            link=parsed.link,
+            due_date_ts=parsed.due.ts if parsed.due else None,
+            created_at=now,
+            created_by_user_id=creator,
+            due_all_day=parsed.due.all_day if parsed.due else False,
+        )
+        new = replace(book, next_id=book.next_id + 1, bounties=(*book.bounties, bounty))
+        return Outcome((_added(bounty, tz),), {key: new})
+    if req.command == "edit":
+        edit = args.parse_edit(req.args, _local(now, tz))
+        old = _find(book.bounties, edit.id)
+        _check_creator(old, creator, "edit")
+        edited = _edited(old, edit)
+        new = replace(book, bounties=_replaced(book.bounties, edited))
+        return Outcome((_edited_answer(old, edited, tz),), {key: new})
+    assert req.command == "delete"
+    bounty_id = args.parse_id(req.args)
+    old = _find(book.bounties, bounty_id)
+    _check_creator(old, creator, "delete")
+    new = replace(book, bounties=tuple(b for b in book.bounties if b.id != bounty_id))
+    return Outcome((f"🗑 Deleted <b>#{old.id}</b>: {_excerpt(old.text)}",), {key: new})
 
 
 def help_text(kind: ChatKind) -> str:
@@ -300,8 +288,8 @@ def _find(bounties: tuple[Bounty, ...], bounty_id: int) -> Bounty:
     raise BadInput(f"There is no bounty #{bounty_id} here. Send /bounty to see the list.")
 
 
-def _check_creator(bounty: Bounty, user_id: int, verb: str) -> None:
-    if bounty.created_by_user_id != user_id:
+def _check_creator(bounty: Bounty, user_id: int | None, verb: str) -> None:
+    if user_id is not None and bounty.created_by_user_id != user_id:
         raise BadInput(f"Only the person who added bounty #{bounty.id} can {verb} it.")
 
 

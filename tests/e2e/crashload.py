@@ -24,8 +24,8 @@ from pathlib import Path
 
 from jigaido.errors import DamagedFile
 from jigaido.model import FileKey, GroupBook, TrackList, UserBook, load
-from tests.e2e.conftest import BotProcess
 from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.harness import BotProcess
 
 GROUPS = (-1001, -1002, -1003)
 DMS = (11, 12)

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from tests.e2e import crashload
-from tests.e2e.conftest import BotProcess
 from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.harness import BotProcess
 
 
 async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> None:

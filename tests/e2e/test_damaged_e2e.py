@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.conftest import BotProcess
 from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.harness import BotProcess
 
 BROKEN = -1001
 FINE = -1002

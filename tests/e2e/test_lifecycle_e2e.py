@@ -8,64 +8,16 @@ import json
 import os
 import re
 import signal
-import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-from tests.e2e.conftest import BotProcess
-from tests.e2e.fakeapi import FakeBotAPI, Sent
+from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.harness import BotProcess, Chat, assert_private_modes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # -- helpers -------------------------------------------------------------------------
-
-
-class Chat:
-    """One chat of the fake: pushes messages with known ids and collects their answers."""
-
-    def __init__(self, api: FakeBotAPI, chat_id: int, user_id: int | None = None) -> None:
-        self.api = api
-        self.chat_id = chat_id
-        self.user_id = user_id
-        self.last_message_id = 0
-
-    def push(self, text: str | None = None, **kw: Any) -> tuple[int, int]:
-        """Queue a message (past every id used in the chat so far): (update_id, message_id)."""
-        message_id = kw.pop("message_id", None)
-        if message_id is None:
-            used = [s.message_id for s in self.api.sent_to(self.chat_id)]
-            message_id = max([self.last_message_id, *used]) + 1
-        self.last_message_id = max(self.last_message_id, message_id)
-        kw.setdefault("user_id", self.user_id)
-        update_id = self.api.push_message(self.chat_id, text, message_id=message_id, **kw)
-        return update_id, message_id
-
-    async def ask(self, text: str, **kw: Any) -> list[Sent]:
-        """Send `text` and return its answers once its update is confirmed; each answer is
-        checked to be HTML, to reply to the command in a group and to nothing in a DM."""
-        before = len(self.api.sent_to(self.chat_id))
-        update_id, message_id = self.push(text, **kw)
-        await self.api.wait_confirmed(update_id, timeout=30)
-        answers = self.api.sent_to(self.chat_id)[before:]
-        for a in answers:
-            assert a.parse_mode == "HTML", a
-            assert a.reply_to_message_id == (message_id if self.chat_id < 0 else None), a
-        return answers
-
-    async def one(self, text: str, **kw: Any) -> str:
-        """The visible text of the single answer to `text`."""
-        answers = await self.ask(text, **kw)
-        assert len(answers) == 1, [a.plain for a in answers]
-        return answers[0].plain
-
-
-def assert_private_modes(root: Path) -> None:
-    """Directories 0700 and files 0600 under the data directory, itself included."""
-    assert stat.S_IMODE(root.stat().st_mode) == 0o700, root
-    for p in root.rglob("*"):
-        assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
 
 
 def texts(bot: BotProcess, chat_id: int) -> list[str]:

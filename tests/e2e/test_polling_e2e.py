@@ -3,8 +3,8 @@ slow chat neither holds up the others' answers nor turns polling into a tight lo
 
 from __future__ import annotations
 
-from tests.e2e.conftest import BotProcess
 from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.harness import BotProcess
 
 SLOW_GROUP = -1001
 RETRY_AFTER = 3

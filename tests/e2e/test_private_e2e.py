@@ -3,69 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import stat
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import BotProcess
-from tests.e2e.fakeapi import FakeBotAPI, Sent
+from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.harness import BotProcess, Chat, is_int, listed_ids, snapshot
 
 # -- helpers -------------------------------------------------------------------------
-
-
-class Chat:
-    """One chat of the fake: pushes messages with known ids and collects their answers."""
-
-    def __init__(self, api: FakeBotAPI, chat_id: int, user_id: int | None = None) -> None:
-        self.api = api
-        self.chat_id = chat_id
-        self.user_id = user_id
-        self.last_message_id = 0
-
-    def push(self, text: str | None = None, **kw: Any) -> tuple[int, int]:
-        """Queue a message (past every id used in the chat so far): (update_id, message_id)."""
-        message_id = kw.pop("message_id", None)
-        if message_id is None:
-            used = [s.message_id for s in self.api.sent_to(self.chat_id)]
-            message_id = max([self.last_message_id, *used]) + 1
-        self.last_message_id = max(self.last_message_id, message_id)
-        kw.setdefault("user_id", self.user_id)
-        update_id = self.api.push_message(self.chat_id, text, message_id=message_id, **kw)
-        return update_id, message_id
-
-    async def ask(self, text: str, **kw: Any) -> list[Sent]:
-        """Send `text` and return its answers once its update is confirmed; each answer is
-        checked to be HTML, to reply to the command in a group and to nothing in a DM."""
-        before = len(self.api.sent_to(self.chat_id))
-        update_id, message_id = self.push(text, **kw)
-        await self.api.wait_confirmed(update_id, timeout=30)
-        answers = self.api.sent_to(self.chat_id)[before:]
-        for a in answers:
-            assert a.parse_mode == "HTML", a
-            assert a.reply_to_message_id == (message_id if self.chat_id < 0 else None), a
-            assert a.message_thread_id is None, a
-        return answers
-
-    async def one(self, text: str, **kw: Any) -> str:
-        """The visible text of the single answer to `text`."""
-        answers = await self.ask(text, **kw)
-        assert len(answers) == 1, [a.plain for a in answers]
-        return answers[0].plain
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under `root` with its bytes."""
-    if not root.exists():
-        return {}
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
-
-
-def is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_user_doc(doc: dict[str, Any], user_id: int) -> None:
@@ -81,12 +26,6 @@ def check_user_doc(doc: dict[str, Any], user_id: int) -> None:
         assert b["due_date_ts"] is None or is_int(b["due_date_ts"]), b
         assert is_int(b["created_at"]), b
         assert "created_by_user_id" not in b, b
-
-
-def listed_ids(answers: list[Sent]) -> list[int]:
-    """The bounty ids of a list, in the order shown."""
-    text = "\n".join(a.plain for a in answers)
-    return [int(m) for m in re.findall(r"^#(\d+) ", text, re.MULTILINE)]
 
 
 # -- tests ---------------------------------------------------------------------------

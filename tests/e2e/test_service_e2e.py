@@ -14,8 +14,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.e2e.conftest import ROOT, BotProcess
 from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.harness import ROOT, BotProcess
 
 GROUP = -5001
 

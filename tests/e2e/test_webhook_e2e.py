@@ -21,8 +21,8 @@ import pytest
 from jigaido import telegram
 from jigaido.errors import ConfigError
 from jigaido.settings import WebhookSettings
-from tests.e2e.conftest import ROOT, START_TIMEOUT, BotProcess
 from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.harness import ROOT, START_TIMEOUT, BotProcess
 
 URL = "https://bot.example.org/jigaido/hook"
 SECRET = "s3cret_Token-42"
