@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.fakeapi import FakeBotAPI
-from tests.e2e.harness import BotProcess
+from tests.e2e.harness import STARTED, BotProcess
+
+
+@pytest.fixture(autouse=True)
+async def no_process_outlives_its_test() -> AsyncIterator[None]:
+    """A test that fails before stopping its bot must not leave the process running."""
+    yield
+    while STARTED:
+        await STARTED.pop().kill()
 
 
 @pytest.fixture

@@ -118,24 +118,27 @@ async def run(
     async with FakeBotAPI() as api:
         load = Load(api, rng)
         bot = BotProcess(api, data_dir, data_dir.parent / "bot.log")
-        for cycle in range(kills):
-            # One start in ten is killed while still starting up.
-            early = rng.random() < 0.1
-            await bot.start(wait_ready=not early)
-            load.push(per_cycle)
-            await asyncio.sleep(rng.uniform(0, 3.0 if early else max_delay))
-            in_flight = bool(api.pending_update_ids())
-            await bot.kill()
-            figures.kills += 1
-            figures.kills_with_work_in_flight += in_flight
-            if progress and (cycle + 1) % 50 == 0:
-                print(f"  {cycle + 1} kills, {len(load.commands)} commands", file=sys.stderr)
-        await bot.start()
-        last = load.commands[-1].update_id
-        await api.wait_confirmed(last, timeout=120)
-        status = await bot.stop()
-        if status != 0:
-            figures.problems.append(f"final SIGTERM exit status {status}")
+        try:
+            for cycle in range(kills):
+                # One start in ten is killed while still starting up.
+                early = rng.random() < 0.1
+                await bot.start(wait_ready=not early)
+                load.push(per_cycle)
+                await asyncio.sleep(rng.uniform(0, 3.0 if early else max_delay))
+                in_flight = bool(api.pending_update_ids())
+                await bot.kill()
+                figures.kills += 1
+                figures.kills_with_work_in_flight += in_flight
+                if progress and (cycle + 1) % 50 == 0:
+                    print(f"  {cycle + 1} kills, {len(load.commands)} commands", file=sys.stderr)
+            await bot.start()
+            last = load.commands[-1].update_id
+            await api.wait_confirmed(last, timeout=120)
+            status = await bot.stop()
+            if status != 0:
+                figures.problems.append(f"final SIGTERM exit status {status}")
+        finally:
+            await bot.kill()  # a no-op after the clean stop; else none outlives the run
         audit(api, load.commands, data_dir, figures)
     figures.commands = len(load.commands)
     figures.seconds = round(time.monotonic() - started, 1)

@@ -16,6 +16,8 @@ from typing import Any
 from tests.e2e.fakeapi import FakeBotAPI, Sent
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every process the tests start, so none outlives its test (see conftest.py).
+STARTED: set[BotProcess] = set()
 START_TIMEOUT = 30.0  # importing aiogram alone takes ~3 s on a loaded 2-core machine
 
 
@@ -45,6 +47,7 @@ class BotProcess:
                 cwd=ROOT, env=self.env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=log, stderr=log,
             )  # fmt: skip
+        STARTED.add(self)
         if wait_ready:
             # Polling has begun once the bot has asked for updates.
             await self.api.wait_until(
