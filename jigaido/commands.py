@@ -95,13 +95,13 @@ def _run(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinfo)
     cmd = req.command
     if cmd == "help":
         return Outcome((help_text(req.kind),))
-    if req.kind == "private":
-        if cmd in ("track", "untrack"):
-            return Outcome((f"/{cmd} works in groups: it tracks a bounty of the group.",))
-        if cmd not in PRIVATE_COMMANDS:
-            return Outcome((f"I don't know /{render.escape(cmd)}. Send /help for the commands.",))
-        return _personal(req, docs, now, tz)
-    return _group(req, docs, now, tz)
+    private = req.kind == "private"
+    if private and cmd in ("track", "untrack"):
+        return Outcome((f"/{cmd} works in groups: it tracks a bounty of the group.",))
+    if cmd not in (PRIVATE_COMMANDS if private else GROUP_COMMANDS):
+        # In groups the router drops unknown commands first; answering keeps this total.
+        return Outcome((f"I don't know /{render.escape(cmd)}. Send /help for the commands.",))
+    return _personal(req, docs, now, tz) if private else _group(req, docs, now, tz)
 
 
 def _personal(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinfo) -> Outcome:

@@ -141,3 +141,11 @@ def test_refused_command_leaves_files_byte_identical(
         assert not answers[0].startswith("⚠️"), answers
         for path in changed:
             load(FileKey(int(path.parent.name), path.name), after[path])
+
+
+def test_unknown_command_in_a_group_is_answered_not_raised() -> None:
+    """execute is total: an unknown group command (which the router drops) gets a hint."""
+    request = Request(0, GROUP, "group", 1, 7, "unknown", "1")
+    outcome = execute(request, {FileKey.group(GROUP): None}, NOW, UTC)
+    assert "I don't know /unknown" in outcome.messages[0]
+    assert not outcome.changed
