@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,11 +12,13 @@ from tests.e2e.harness import STARTED, BotProcess
 
 
 @pytest.fixture(autouse=True)
-async def no_process_outlives_its_test() -> AsyncIterator[None]:
+def no_process_outlives_its_test() -> Iterator[None]:
     """A test that fails before stopping its bot must not leave the process running."""
     yield
     while STARTED:
-        await STARTED.pop().kill()
+        proc = STARTED.pop().proc
+        if proc is not None and proc.returncode is None:
+            proc.kill()  # SIGKILL; no await here, so sync tests can use this too
 
 
 @pytest.fixture
