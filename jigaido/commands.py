@@ -22,6 +22,7 @@ from jigaido.model import (
     TrackList,
     UserBook,
     find_applied,
+    sorted_applied,
     with_applied,
 )
 
@@ -256,7 +257,7 @@ def migrate_group(
         group_id=new_id,
         next_id=next_id,
         bounties=(*base.bounties, *extra),
-        applied=(*base.applied, *(new.applied if new is not None else ())),
+        applied=sorted_applied((*base.applied, *(new.applied if new is not None else ()))),
         migrated_from=tuple(
             dict.fromkeys([*base.migrated_from, *(new.migrated_from if new else ()), old_id])
         ),

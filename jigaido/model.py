@@ -7,8 +7,10 @@ SPEC section 2 (wrong types, missing fields); fields they do not know are ignore
 from __future__ import annotations
 
 import json
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any, TypeAlias
 
 from jigaido.errors import DamagedFile
@@ -35,11 +37,20 @@ class Bounty:
 @dataclass(frozen=True, slots=True)
 class Applied:
     """An update this file has applied, with the answer it got, so a redelivery is
-    answered again instead of applied twice."""
+    answered again instead of applied twice. A Doc keeps them sorted by update_id."""
 
     update_id: int
     at: int
     answer: str
+
+
+_update_id = attrgetter("update_id")
+
+
+def sorted_applied(records: Iterable[Applied]) -> tuple[Applied, ...]:
+    """A file's records in the order every Doc keeps them: by update_id, so a lookup
+    is a bisection and not a scan of every record of a busy day."""
+    return tuple(sorted(records, key=_update_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +121,24 @@ def empty_doc(key: FileKey) -> Doc:
 
 def with_applied(doc: Doc, update_id: int, now: int, answer: str) -> Doc:
     """`doc` with a record that `update_id` was applied and answered with `answer`."""
-    return replace(doc, applied=(*doc.applied, Applied(update_id, now, answer)))
+    record = Applied(update_id, now, answer)
+    applied = doc.applied
+    if not applied or applied[-1].update_id <= update_id:  # update ids grow: the usual case
+        return replace(doc, applied=(*applied, record))
+    i = bisect_right(applied, update_id, key=_update_id)
+    return replace(doc, applied=(*applied[:i], record, *applied[i:]))
 
 
 def find_applied(doc: Doc | None, update_id: int, now: int) -> Applied | None:
     if doc is None:
         return None
-    for record in doc.applied:
-        if record.update_id == update_id and now - record.at < APPLIED_KEEP_SECONDS:
-            return record
+    applied = doc.applied
+    i = bisect_left(applied, update_id, key=_update_id)
+    # Ids restart after a week of silence, so an old record may share the id: skip it.
+    while i < len(applied) and applied[i].update_id == update_id:
+        if now - applied[i].at < APPLIED_KEEP_SECONDS:
+            return applied[i]
+        i += 1
     return None
 
 
@@ -197,7 +217,7 @@ def load(key: FileKey, raw: bytes) -> Doc:
 
 def from_json(key: FileKey, obj: object) -> Doc:
     o = _obj(obj, "file")
-    applied = tuple(_applied(a) for a in _list(o, "applied_updates", optional=True))
+    applied = sorted_applied(_applied(a) for a in _list(o, "applied_updates", optional=True))
     if key.name == GROUP_FILE:
         bounties = tuple(_bounty(b, in_group=True) for b in _list(o, "bounties"))
         return GroupBook(

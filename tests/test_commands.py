@@ -663,6 +663,7 @@ OLD_BOOK = _book(OLD_ID, 5, (1, "old one"), (2, "old two"), (4, "old four"))
 RACED_BOOK = replace(
     _book(NEW_ID, 3, (1, "raced one"), (2, "raced two")), applied=(Applied(77, NOW, "raced"),)
 )
+OLD_BOOK = replace(OLD_BOOK, applied=(Applied(70, NOW, "old"), Applied(80, NOW, "later")))
 
 
 def test_migrate_keeps_old_ids_and_renumbers_raced_ones() -> None:
@@ -679,6 +680,8 @@ def test_migrate_keeps_old_ids_and_renumbers_raced_ones() -> None:
     assert merged.next_id == 7
     assert OLD_ID in merged.migrated_from
     assert Applied(77, NOW, "raced") in merged.applied
+    ids = [r.update_id for r in merged.applied]
+    assert ids == sorted(ids), "a merge keeps the records sorted, as lookups need"
     assert load(FileKey.group(NEW_ID), dump(merged)) == merged
 
 

@@ -6,12 +6,15 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jigaido.errors import DamagedFile
 from jigaido.model import (
     APPLIED_KEEP_SECONDS,
     Applied,
     Bounty,
+    Doc,
     FileKey,
     GroupBook,
     TrackList,
@@ -461,6 +464,36 @@ def test_find_applied() -> None:
     assert find_applied(doc, 6, NOW) is None
     assert find_applied(doc, 7, NOW) is None
     assert find_applied(None, 5, NOW) is None
+
+
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2)), max_size=40), st.integers(0, 31))
+def test_applied_records_stay_sorted_and_found_as_by_a_scan(
+    inserts: list[tuple[int, int]], wanted: int
+) -> None:
+    """Records added in any order (a migration merges two files' records) stay sorted by
+    update_id, and the bisecting lookup finds exactly what a scan of them would."""
+    now = NOW + 5 * APPLIED_KEEP_SECONDS
+    doc: Doc = TRACK_LIST
+    for update_id, age_in_days in inserts:
+        doc = with_applied(doc, update_id, now - age_in_days * APPLIED_KEEP_SECONDS, "a")
+    ids = [r.update_id for r in doc.applied]
+    assert ids == sorted(ids)
+    assert len(doc.applied) == len(TRACK_LIST.applied) + len(inserts)
+    fresh = [r for r in doc.applied if r.update_id == wanted and now - r.at < APPLIED_KEEP_SECONDS]
+    assert find_applied(doc, wanted, now) == (fresh[0] if fresh else None)
+
+
+def test_load_sorts_applied_records() -> None:
+    """A file written in another order (by hand, or by an older version) loads sorted."""
+    obj = json.loads(dump(TRACK_LIST))
+    obj["applied_updates"] = [
+        {"update_id": 30, "at": NOW, "answer": "c"},
+        {"update_id": 10, "at": NOW, "answer": "a"},
+        {"update_id": 20, "at": NOW, "answer": "b"},
+    ]
+    doc = load(TRACK_KEY, json.dumps(obj).encode())
+    assert [r.update_id for r in doc.applied] == [10, 20, 30]
+    assert find_applied(doc, 10, NOW) == Applied(10, NOW, "a")
 
 
 def test_find_applied_prefers_a_fresh_record_over_a_stale_one() -> None:
