@@ -27,7 +27,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 from jigaido.errors import ChatMoved, RetryLater, Undeliverable
 from jigaido.render import MESSAGE_LIMIT, escape, split_messages, visible_length
@@ -95,8 +95,6 @@ class Reply:
     thread_id: int | None = None  # the forum topic the command came from
     command: str = ""  # the command answered, named when answers are merged
     user_name: str | None = None  # who sent it (groups), named when answers are merged
-    # Set by `Outbox.post`: the reply's place in its chat's backlog.
-    ticket: _Ticket | None = field(default=None, compare=False, repr=False)
 
 
 # chat_id, HTML text, message to reply to, forum topic. Raises RetryLater, ChatMoved
@@ -143,7 +141,7 @@ class Outbox:
         """Chats the outbox holds state for: something to send, or recent sends."""
         return len(self._chats)
 
-    def post(self, reply: Reply) -> Reply:
+    def post(self, reply: Reply) -> Ticket:
         """Put `reply` at the end of its chat's backlog now, so that a burst's answers
         can be merged while the first ones wait; pass what this returns to `deliver`."""
         chat = self._chats.get(reply.chat_id)
@@ -151,17 +149,16 @@ class Outbox:
             limits = self._limits.group if reply.chat_id < 0 else self._limits.private
             chat = self._chats[reply.chat_id] = _Chat(reply.chat_id, limits)
             self._schedule_prune()
-        ticket = _Ticket(chat, reply if reply.ticket is None else replace(reply, ticket=None))
+        ticket = Ticket(chat, reply)
         chat.backlog.append(ticket)
         chat.parts += len(reply.texts)
-        return replace(reply, ticket=ticket)
+        return ticket
 
-    async def deliver(self, reply: Reply) -> bool:
+    async def deliver(self, reply: Reply | Ticket) -> bool:
         """Send `reply`, after everything its chat posted before it; True once it is out
         (alone or merged), False if Telegram refused it for good or the network stayed
         down. A reply that was not posted is posted first."""
-        ticket = reply.ticket if reply.ticket is not None else self.post(reply).ticket
-        assert ticket is not None
+        ticket = reply if isinstance(reply, Ticket) else self.post(reply)
         chat = ticket.chat
         async with chat.lock:
             while ticket.outcome is None:
@@ -222,7 +219,7 @@ class Outbox:
                 return
             await self._sleep(at - now)
 
-    def _next_ticket(self, chat: _Chat, now: float) -> _Ticket:
+    def _next_ticket(self, chat: _Chat, now: float) -> Ticket:
         """The backlog's head, or (when the backlog would fall behind) a merge of it
         with the answers behind it, which then takes its place."""
         head = chat.backlog[0]
@@ -243,7 +240,7 @@ class Outbox:
         )
         return merged
 
-    def _sent(self, chat: _Chat, ticket: _Ticket, now: float) -> None:
+    def _sent(self, chat: _Chat, ticket: Ticket, now: float) -> None:
         self.sent += 1
         chat.failures = 0
         ticket.sent_parts += 1
@@ -305,14 +302,12 @@ class Outbox:
             self.failed += len(answers)
 
 
-class _Ticket:
+class Ticket:
     """A posted reply on its way out, or a merged message standing for several."""
 
     __slots__ = ("chat", "covers", "outcome", "reply", "sent_parts")
 
-    def __init__(
-        self, chat: _Chat, reply: Reply, covers: tuple[_Ticket, ...] | None = None
-    ) -> None:
+    def __init__(self, chat: _Chat, reply: Reply, covers: tuple[Ticket, ...] | None = None) -> None:
         self.chat = chat
         self.reply = reply
         self.covers = covers  # a merged message: the answers it carries
@@ -342,7 +337,7 @@ class _Chat:
         self.window = _Window(limits.rates)
         # Lists, not deques: a deque costs 600 bytes even empty, and a chat mostly holds
         # one or two answers; thousands of chats may be busy at once.
-        self.backlog: list[_Ticket] = []
+        self.backlog: list[Ticket] = []
         self.parts = 0  # messages the backlog holds, as it stands
         self.lock = asyncio.Lock()  # one sender at a time, so the backlog goes in order
         self.paused_until = -math.inf  # after a 429, a network failure or a merged message
@@ -413,20 +408,20 @@ def _next_free(rates: Iterable[Rate], done: list[float], in_flight: int, now: fl
     return at
 
 
-def _merge(chat: _Chat) -> _Ticket | None:
+def _merge(chat: _Chat) -> Ticket | None:
     """Merge the head with the answers behind it in its topic, as many as one message
     holds (or the head's alone, over several messages if it is that long); the merged
     ticket replaces them at the head. None when there is nothing to merge."""
     head = chat.backlog[0]
     thread = head.reply.thread_id
-    same: dict[tuple[str, ...], list[_Ticket]] = {}
+    same: dict[tuple[str, ...], list[Ticket]] = {}
     for ticket in chat.backlog:
         if ticket.reply.thread_id == thread:
             same.setdefault(ticket.reply.texts, []).append(ticket)
     if len(same) == 1 and len(next(iter(same.values()))) == 1:
         return None
     blocks: list[str] = []
-    covered: list[_Ticket] = []
+    covered: list[Ticket] = []
     used = 0
     for texts, tickets in same.items():
         group = [f"{_header(tickets)}\n{texts[0]}" if texts else _header(tickets), *texts[1:]]
@@ -440,7 +435,7 @@ def _merge(chat: _Chat) -> _Ticket | None:
             break  # the head's answer alone spans several messages
     if len(covered) == 1:
         return None  # a long answer on its own: merging would only add a line
-    merged = _Ticket(
+    merged = Ticket(
         chat,
         Reply(chat.chat_id, tuple(split_messages(blocks)), head.reply.reply_to, thread),
         covers=tuple(covered),
@@ -451,7 +446,7 @@ def _merge(chat: _Chat) -> _Ticket | None:
     return merged
 
 
-def _header(tickets: list[_Ticket]) -> str:
+def _header(tickets: list[Ticket]) -> str:
     """`↩️ Ann, Bob · /bounty; Cy · /my`: who asked what, above an answer in a merged
     message (in a private chat, just the commands)."""
     said = []

@@ -23,7 +23,7 @@ from jigaido import commands
 from jigaido.commands import MIGRATE, Outcome, Request
 from jigaido.errors import NotSaved
 from jigaido.model import GROUP_FILE, USER_FILE, Doc, FileKey, prune_applied
-from jigaido.outbox import Outbox, Reply
+from jigaido.outbox import Outbox, Reply, Ticket
 from jigaido.render import escape
 from jigaido.store import Store
 
@@ -323,18 +323,18 @@ class _Worker:
         )
 
     async def _deliver(
-        self, previous: asyncio.Task[None] | None, replies: list[tuple[Job, Reply]]
+        self, previous: asyncio.Task[None] | None, replies: list[tuple[Job, Ticket]]
     ) -> None:
         """Send a batch's answers after the previous batch's, in order; resolve each job."""
         try:
             if previous is not None:
                 with contextlib.suppress(Exception):
                     await previous
-            for job, reply in replies:
+            for job, ticket in replies:
                 try:
-                    await self.pool.outbox.deliver(reply)
+                    await self.pool.outbox.deliver(ticket)
                 except Exception:
-                    log.exception("chat %s: sending an answer failed", reply.chat_id)
+                    log.exception("chat %s: sending an answer failed", self.chat_id)
                 finally:
                     self.unsent -= 1
                     _resolve(job)
@@ -344,7 +344,7 @@ class _Worker:
             for job, _ in replies:
                 _resolve(job)
 
-    def _reply(self, request: Request, texts: tuple[str, ...]) -> Reply:
+    def _reply(self, request: Request, texts: tuple[str, ...]) -> Ticket:
         in_group = request.kind == "group"
         # Posted now, before earlier answers are out, so the outbox can merge a burst.
         return self.pool.outbox.post(

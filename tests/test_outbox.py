@@ -230,7 +230,7 @@ async def test_a_short_burst_goes_out_one_by_one() -> None:
     replies = [outbox.post(answer(GROUP, n)) for n in range(1, 13)]
     await time.run(deliver_in_order(outbox, replies, time))
     assert [m.reply_to for m in telegram.messages] == [1000 + n for n in range(1, 13)]
-    assert [m.text for m in telegram.messages] == [r.texts[0] for r in replies]
+    assert [m.text for m in telegram.messages] == [r.reply.texts[0] for r in replies]
     assert {m.at for m in telegram.messages} == {0.0}
 
 
