@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections import OrderedDict
@@ -233,6 +234,7 @@ async def run(settings: Settings) -> None:
         dispatcher.include_router(telegram.router)
         life = _Life(notifier, pool)
         started = f"jigaido started as @{username}, data in {settings.data_dir}"
+        freeze_start_up_objects()
         try:
             if settings.webhook is None:
                 poller = Poller(bot, dispatcher, pool, timeout=settings.poll_timeout)
@@ -262,6 +264,15 @@ async def run(settings: Settings) -> None:
     finally:
         await bot.session.close()
         notifier.close()
+
+
+def freeze_start_up_objects() -> None:
+    """Put what start-up built out of the garbage collector's reach. aiogram's import
+    leaves about 190,000 objects (its pydantic types) that live as long as the process;
+    a full collection walks them all, stalling every chat for about 0.1 s in the middle
+    of a burst (seen in `python -m bench burst`), only to free nothing. No collection
+    first: it would cost 0.15 s of start-up to free the 29 objects found garbage then."""
+    gc.freeze()
 
 
 def _on_signal(stopping: asyncio.Event, notifier: Notifier) -> None:
