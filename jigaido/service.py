@@ -18,10 +18,10 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.types import Update
 
-from jigaido import telegram, webhook
+from jigaido import botapi, telegram, webhook
 from jigaido.errors import ConfigError
 from jigaido.notify import Notifier
 from jigaido.outbox import Outbox
@@ -41,7 +41,6 @@ IDLE_REFETCH = 1.0
 # stop: together well inside the 10 s a service manager should have to wait.
 DRAIN_SECONDS = 7.0
 CLOSE_SECONDS = 1.5
-MAX_BACKOFF = 30.0
 
 
 class Poller:
@@ -61,24 +60,11 @@ class Poller:
         self.stopping.set()
 
     async def run(self) -> None:
-        failures = 0
         while not self.stopping.is_set():
             await self._wait_for_front(FRONT_WAIT)
-            try:
-                updates = await self._fetch()
-            except TelegramUnauthorizedError as e:
-                raise ConfigError("Telegram refused the bot token (401 Unauthorized)") from e
-            except (TelegramAPIError, TelegramNetworkError, OSError, TimeoutError) as e:
-                failures += 1
-                delay = min(MAX_BACKOFF, 0.5 * 2**failures)
-                # One failure is the network's weather; several in a row need a look.
-                level = logging.WARNING if failures < 3 else logging.ERROR
-                log.log(level, "getUpdates failed (%s); retrying in %.1f s", e, delay)
-                await self._sleep(delay)
-                continue
+            updates = await botapi.until_answered(self._fetch, "getUpdates", self.stopping)
             if updates is None:
                 break  # stopping
-            failures = 0
             fresh = [u for u in updates if u.update_id not in self.pending]
             for update in fresh:
                 if self.stopping.is_set():
@@ -96,7 +82,7 @@ class Poller:
             await asyncio.wait(waiting, timeout=DRAIN_SECONDS)
         self._advance()
         if self.offset is not None:
-            with contextlib.suppress(TelegramAPIError, TelegramNetworkError, OSError, TimeoutError):
+            with contextlib.suppress(*botapi.TRANSIENT):
                 await self.bot.get_updates(
                     offset=self.offset, limit=1, timeout=0, request_timeout=5
                 )
@@ -179,23 +165,10 @@ def make_bot(settings: Settings) -> Bot:
 
 async def connect(bot: Bot, stopping: asyncio.Event) -> str:
     """The bot's username from getMe, retried while the network is down."""
-    failures = 0
-    while True:
-        try:
-            me = await bot.me()
-        except TelegramUnauthorizedError as e:
-            raise ConfigError("Telegram refused the bot token (401 Unauthorized)") from e
-        except (TelegramAPIError, TelegramNetworkError, OSError, TimeoutError) as e:
-            failures += 1
-            delay = min(MAX_BACKOFF, 0.5 * 2**failures)
-            level = logging.WARNING if failures < 3 else logging.ERROR
-            log.log(level, "cannot reach the Bot API (%s); retrying in %.1f s", e, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), delay)
-            if stopping.is_set():
-                raise ConfigError("stopped before the Bot API could be reached") from e
-            continue
-        return me.username or ""
+    me = await botapi.until_answered(bot.me, "getMe", stopping)
+    if me is None:
+        raise ConfigError("stopped before the Bot API could be reached")
+    return me.username or ""
 
 
 async def run(settings: Settings) -> None:

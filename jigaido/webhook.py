@@ -10,21 +10,16 @@ run, so it cannot keep this promise and is not used.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 from collections.abc import Callable
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramNetworkError,
-    TelegramUnauthorizedError,
-)
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Update
 from aiohttp import web
 
+from jigaido import botapi
 from jigaido.errors import ConfigError
 from jigaido.settings import WebhookSettings
 
@@ -34,7 +29,6 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # On SIGTERM, how long requests in flight may take to finish before they are cut
 # (Telegram then delivers those updates again).
 DRAIN_SECONDS = 8.0
-MAX_BACKOFF = 30.0
 
 
 class WebhookHandler:
@@ -120,28 +114,19 @@ async def _register(
     bot: Bot, dispatcher: Dispatcher, settings: WebhookSettings, stopping: asyncio.Event
 ) -> bool:
     """setWebhook, retried while the network is down; False if stopped first."""
-    failures = 0
-    while not stopping.is_set():
+
+    async def set_webhook() -> bool:
         try:
-            await bot.set_webhook(
+            return await bot.set_webhook(
                 url=settings.url,
                 secret_token=settings.secret,
                 allowed_updates=dispatcher.resolve_used_update_types(),
                 drop_pending_updates=False,
             )
-        except TelegramUnauthorizedError as e:
-            raise ConfigError("Telegram refused the bot token (401 Unauthorized)") from e
-        except TelegramBadRequest as e:
+        except TelegramBadRequest as e:  # the URL or the secret: no retry mends it
             raise ConfigError(f"Telegram refused the webhook {settings.url}: {e.message}") from e
-        except (TelegramAPIError, TelegramNetworkError, OSError, TimeoutError) as e:
-            failures += 1
-            delay = min(MAX_BACKOFF, 0.5 * 2**failures)
-            log.error("setWebhook failed (%s); retrying in %.1f s", e, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), delay)
-            continue
-        return True
-    return False
+
+    return await botapi.until_answered(set_webhook, "setWebhook", stopping) is not None
 
 
 def _address(address: object) -> str:

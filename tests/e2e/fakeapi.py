@@ -398,6 +398,7 @@ class FakeBotAPI:
         self._next_update_id = first_update_id
         self._pending: list[JSONDict] = []
         self._failures: deque[_Failure] = deque()
+        self._call_failures: dict[str, deque[_Failure]] = {}  # method (lower case) -> next
         self._message_ids: dict[int, int] = {}
         self._chats: dict[int, JSONDict] = {}
         self._poll_generation = 0
@@ -617,6 +618,12 @@ class FakeBotAPI:
         parameters = {"retry_after": retry_after} if error_code == 429 else None
         self._failures.extend(_Failure(error_code, description, parameters) for _ in range(n))
 
+    def fail_next_calls(self, method: str, n: int = 1, error_code: int = 500) -> None:
+        """Make the next `n` calls of `method` (e.g. "getMe", "getUpdates") fail with
+        `error_code`, as when Telegram has a bad minute."""
+        failures = self._call_failures.setdefault(method.lower(), deque())
+        failures.extend(_Failure(error_code, "Internal Server Error", None) for _ in range(n))
+
     # -- Telegram's flood limits (opt-in, for the benchmark) ---------------
 
     def enforce_limits(
@@ -777,6 +784,10 @@ class FakeBotAPI:
         self._notify()
         if handler is None:
             return _error(404, "Not Found")
+        failures = self._call_failures.get(method.lower())
+        if failures:
+            failure = failures.popleft()
+            return _error(failure.error_code, failure.description)
         try:
             result = await handler(call)
         except _Reject as rejection:

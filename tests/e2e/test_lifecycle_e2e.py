@@ -127,6 +127,36 @@ async def test_token_from_file_and_from_systemd_credentials(
     ]
 
 
+async def test_bot_api_failures_are_retried_and_a_refused_token_exits_2(
+    api: FakeBotAPI, tmp_path: Path
+) -> None:
+    """getMe and getUpdates failing (Telegram's 500s) are retried with backoff and
+    logged as warnings, and the bot then serves; a token Telegram refuses (401) ends
+    the bot at once: exit status 2 and one line saying so."""
+    api.fail_next_calls("getMe", 2)
+    api.fail_next_calls("getUpdates", 2)
+    bot = BotProcess(api, tmp_path / "data", tmp_path / "bot.log")
+    await bot.start()
+    assert await Chat(api, 902).one("/add After a bad minute") == "✅ Added #1: After a bad minute"
+    assert await bot.stop() == 0, bot.log
+    for method in ("getMe", "getUpdates"):
+        assert sum(c.method == method for c in api.calls) >= 3, f"{method} was not retried"
+        # The second failure falls within the log's one line a minute per message.
+        assert re.search(rf"WARNING jigaido.botapi.{method}: failed \(.*\); retrying", bot.log)
+    assert "ERROR" not in bot.log, "two failures in a row are the network's weather"
+    assert_clean_log(bot)
+
+    refused = BotProcess(api, tmp_path / "data", tmp_path / "refused.log", BOT_TOKEN="42:WRONG")
+    await refused.start(wait_ready=False)
+    assert refused.proc is not None
+    async with asyncio.timeout(30):
+        status = await refused.proc.wait()
+    assert status == 2, refused.log
+    assert refused.log.splitlines() == [
+        "jigaido: Telegram refused the bot token (401 Unauthorized)"
+    ], refused.log
+
+
 # -- restarts, crashes, 429 ----------------------------------------------------------
 
 
