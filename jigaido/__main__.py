@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from jigaido import __version__, check, logs
+from jigaido import __version__, logs
 from jigaido.errors import ConfigError
 from jigaido.settings import Settings, WebhookSettings, data_dir_from_env
 
@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     options = parser.parse_args(argv)
     if options.command == "check":
+        from jigaido import check  # only here: `run` need not pay for its import
+
         return check.main(options.data_dir or data_dir_from_env(os.environ))
     if (options.webhook is None) != (options.listen is None):
         parser.error("--webhook and --listen go together")
