@@ -49,17 +49,6 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-def most_in_any_window(times: Sequence[float], seconds: float) -> int:
-    """The largest number of `times` inside any half-open stretch of `seconds`."""
-    ordered = sorted(times)
-    start, most = 0, 0
-    for end, t in enumerate(ordered):
-        while ordered[start] <= t - seconds:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
 def cores() -> dict[str, Any]:
     return {"cpu_count": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0))}
 

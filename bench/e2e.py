@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import Row, most_in_any_window, percentile
+from bench.common import Row, percentile
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.harness import BotProcess
+from tests.limits import most_in_any_window
 
 BIG = -1001000000500
 BURST = 200

@@ -23,6 +23,7 @@ import pytest
 from jigaido.errors import ChatMoved, RetryLater, Undeliverable
 from jigaido.outbox import NETWORK_ATTEMPTS, TELEGRAM, Limits, Outbox, Rate, Reply
 from jigaido.render import MESSAGE_LIMIT, visible_length
+from tests.limits import most_in_any_window
 
 T = TypeVar("T")
 GROUP = -100
@@ -97,17 +98,6 @@ class Telegram:
 
     def to(self, chat: int) -> list[Message]:
         return [m for m in self.messages if m.chat == chat]
-
-
-def most_in_any_window(times: Sequence[float], seconds: float) -> int:
-    """The largest number of `times` inside any half-open interval of `seconds`."""
-    ordered = sorted(times)
-    start, most = 0, 0
-    for end, t in enumerate(ordered):
-        while ordered[start] <= t - seconds:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def setup(*errors: Exception, limits: Limits = TELEGRAM) -> tuple[VirtualTime, Telegram, Outbox]:
