@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.fakeapi import FakeBotAPI
-from tests.e2e.harness import STARTED, BotProcess
+from tests.e2e.harness import STARTED, BotProcess, Datagrams
 
 
 @pytest.fixture(autouse=True)
@@ -37,3 +39,17 @@ async def bot(api: FakeBotAPI, tmp_path: Path) -> AsyncIterator[BotProcess]:
         status = await process.stop()
         assert status == 0, f"exit status {status}:\n{process.log}"
     assert "Traceback" not in process.log, process.log
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[tuple[str, Datagrams]]:
+    """A datagram socket standing in for systemd's notify socket."""
+    with tempfile.TemporaryDirectory(prefix="js-") as directory:
+        path = str(Path(directory) / "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind(path)
+        try:
+            yield path, Datagrams(sock)
+        finally:
+            sock.close()

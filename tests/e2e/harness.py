@@ -8,10 +8,14 @@ import json
 import os
 import re
 import signal
+import socket
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from tests.e2e.fakeapi import FakeBotAPI, Sent
 
@@ -128,6 +132,33 @@ class Chat:
         answers = await self.ask(text, **kw)
         assert len(answers) == 1, [a.plain for a in answers]
         return answers[0].plain
+
+
+class Datagrams:
+    """What systemd would receive on its notify socket, in order."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.received: list[list[str]] = []
+
+    async def wait_for(
+        self, predicate: Callable[[list[str]], bool], description: str, *, start: int = 0
+    ) -> list[str]:
+        """The first datagram from the `start`-th on (received already or next) whose
+        lines satisfy `predicate`."""
+        seen = start
+        loop = asyncio.get_running_loop()
+        try:
+            with anyio.fail_after(20):
+                while True:
+                    for lines in self.received[seen:]:
+                        if predicate(lines):
+                            return lines
+                    seen = len(self.received)
+                    data = await loop.sock_recv(self.sock, 4096)
+                    self.received.append(data.decode().split("\n"))
+        except TimeoutError:
+            raise AssertionError(f"no {description}; received {self.received}") from None
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

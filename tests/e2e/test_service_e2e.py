@@ -5,59 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
-import pytest
 
 from tests.e2e.fakeapi import FakeBotAPI
-from tests.e2e.harness import ROOT, BotProcess
+from tests.e2e.harness import ROOT, BotProcess, Datagrams
 
 GROUP = -5001
-
-
-class Datagrams:
-    """What systemd would receive on its notify socket, in order."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.received: list[list[str]] = []
-
-    async def wait_for(
-        self, predicate: Callable[[list[str]], bool], description: str, *, start: int = 0
-    ) -> list[str]:
-        """The first datagram from the `start`-th on (received already or next) whose
-        lines satisfy `predicate`."""
-        seen = start
-        loop = asyncio.get_running_loop()
-        try:
-            with anyio.fail_after(20):
-                while True:
-                    for lines in self.received[seen:]:
-                        if predicate(lines):
-                            return lines
-                    seen = len(self.received)
-                    data = await loop.sock_recv(self.sock, 4096)
-                    self.received.append(data.decode().split("\n"))
-        except TimeoutError:
-            raise AssertionError(f"no {description}; received {self.received}") from None
-
-
-@pytest.fixture
-def notify_socket() -> Iterator[tuple[str, Datagrams]]:
-    with tempfile.TemporaryDirectory(prefix="js-") as directory:
-        path = str(Path(directory) / "notify")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.bind(path)
-        try:
-            yield path, Datagrams(sock)
-        finally:
-            sock.close()
 
 
 async def jigaido_check(data_dir: Path) -> tuple[int, str]:

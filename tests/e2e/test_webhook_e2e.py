@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +19,7 @@ from jigaido import telegram
 from jigaido.errors import ConfigError
 from jigaido.settings import WebhookSettings
 from tests.e2e.fakeapi import FakeBotAPI
-from tests.e2e.harness import ROOT, START_TIMEOUT, BotProcess
+from tests.e2e.harness import ROOT, START_TIMEOUT, BotProcess, Datagrams
 
 URL = "https://bot.example.org/jigaido/hook"
 SECRET = "s3cret_Token-42"
@@ -73,27 +70,6 @@ def message_update(update_id: int, text: str, message_id: int) -> dict[str, Any]
     }
 
 
-@pytest.fixture
-def notify_socket() -> Iterator[tuple[str, socket.socket]]:
-    """A datagram socket standing in for systemd's notify socket."""
-    with tempfile.TemporaryDirectory(prefix="jw-") as directory:
-        path = str(Path(directory) / "notify")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.bind(path)
-        try:
-            yield path, sock
-        finally:
-            sock.close()
-
-
-async def wait_for_datagram(sock: socket.socket, field: str) -> None:
-    loop = asyncio.get_running_loop()
-    with anyio.fail_after(15):
-        while field not in (await loop.sock_recv(sock, 4096)).decode().split("\n"):
-            pass
-
-
 def bounty_texts(bot: BotProcess) -> list[str]:
     path = bot.data_dir / str(GROUP) / "group.json"
     if not path.exists():
@@ -102,7 +78,7 @@ def bounty_texts(bot: BotProcess) -> list[str]:
 
 
 async def test_webhook_answers_only_what_is_done_and_refuses_a_wrong_secret(
-    api: FakeBotAPI, tmp_path: Path, notify_socket: tuple[str, socket.socket]
+    api: FakeBotAPI, tmp_path: Path, notify_socket: tuple[str, Datagrams]
 ) -> None:
     """setWebhook carries the URL, secret and update types; a wrong or missing secret is
     401 and applies nothing; 200 comes only once the change is on disk and its answer
@@ -125,7 +101,7 @@ async def test_webhook_answers_only_what_is_done_and_refuses_a_wrong_secret(
         assert not call.params.get("drop_pending_updates")
         assert api.get_updates_calls == 0
         assert not api.calls_to("deleteWebhook"), "the webhook is not removed in webhook mode"
-        await wait_for_datagram(notify, "READY=1")
+        await notify.wait_for(lambda d: "READY=1" in d, "READY=1")
 
         async with aiohttp.ClientSession() as http:
 
@@ -165,7 +141,7 @@ async def test_webhook_answers_only_what_is_done_and_refuses_a_wrong_secret(
             )
             assert bot.proc is not None
             bot.proc.terminate()
-            await wait_for_datagram(notify, "STOPPING=1")
+            await notify.wait_for(lambda d: "STOPPING=1" in d, "STOPPING=1")
             async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(force_close=True)
             ) as fresh:
