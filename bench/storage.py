@@ -19,9 +19,8 @@ import aiofiles
 import aiofiles.os
 
 from bench.common import Row, median
-from jigaido import model
 from jigaido.model import Bounty, FileKey, GroupBook
-from jigaido.store import Store, fsync_dir
+from jigaido.store import Store, encode, fsync_dir
 
 WRITES = 300
 ROUNDS = 10
@@ -51,7 +50,7 @@ async def step_by_step(path: Path, doc: GroupBook) -> None:
     """The very steps of store.py's `write_durably`, one aiofiles call (one thread hop)
     each: temp file, write, flush, fsync, close, keep the old file linked, rename over
     it, fsync the directory, drop the old link."""
-    data = model.dump(doc)
+    data = encode(doc)
     tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     backup = tmp.with_name(f"{tmp.name.removesuffix('.tmp')}.old.tmp")
     async with aiofiles.open(tmp, "xb") as f:
@@ -67,7 +66,7 @@ async def step_by_step(path: Path, doc: GroupBook) -> None:
 async def measure() -> tuple[list[Row], dict[str, Any]]:
     chat_id = -42
     doc = document(chat_id)
-    size = len(model.dump(doc))
+    size = len(encode(doc))
     one_hop: list[float] = []
     steps: list[float] = []
     with tempfile.TemporaryDirectory(prefix="jigaido-bench-") as tmp:

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any, TypeAlias
 
-import orjson
-
 from jigaido.errors import DamagedFile
 
 GROUP_FILE = "group.json"
@@ -160,14 +158,8 @@ def prune_applied(doc: Doc, now: int, confirmed_below: int | None) -> Doc:
 # --- JSON -----------------------------------------------------------------------------
 
 
-def dump(doc: Doc) -> bytes:
-    """Stable JSON: sorted keys, indented, UTF-8, user text not escaped to ASCII.
-    orjson, because the stdlib's encoder falls back to pure Python when it indents:
-    a 1,000-bounty group took 11 ms per write that way, and 0.4 ms with orjson."""
-    return orjson.dumps(to_json(doc), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-
-
 def to_json(doc: Doc) -> dict[str, Any]:
+    """The file's JSON object (the store encodes it: `store.encode`)."""
     applied = [{"update_id": a.update_id, "at": a.at, "answer": a.answer} for a in doc.applied]
     if isinstance(doc, GroupBook):
         return {

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import aiofiles.os
+import orjson
 
 from jigaido import model
 from jigaido.errors import DamagedFile, NotSaved
@@ -46,6 +47,13 @@ class Loaded:
     doc: Doc | None  # None: no such file (or it was damaged and set aside)
     set_aside: str | None = None  # the name a damaged file now has
     reason: str | None = None
+
+
+def encode(doc: Doc) -> bytes:
+    """A file's bytes: stable JSON with sorted keys, indented, UTF-8, user text not
+    escaped to ASCII. orjson, because the stdlib's encoder falls back to pure Python
+    when it indents: a 1,000-bounty group.json took 11 ms that way, 0.4 ms with orjson."""
+    return orjson.dumps(model.to_json(doc), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
 
 
 class Store:
@@ -88,7 +96,7 @@ class Store:
         path = self.path(key)
         try:
             _ensure_dir(path.parent)
-            write_durably(path, model.dump(doc))
+            write_durably(path, encode(doc))
         except OSError as e:
             raise NotSaved(f"{path}: {e.strerror or e}") from e
 
@@ -115,8 +123,8 @@ class Store:
             shutil.rmtree(staging, ignore_errors=True)
             os.mkdir(staging, 0o700)
             for user_id, track_list in tracks.items():
-                write_durably(staging / f"{user_id}.json", model.dump(track_list))
-            write_durably(staging / model.GROUP_FILE, model.dump(merged))
+                write_durably(staging / f"{user_id}.json", encode(track_list))
+            write_durably(staging / model.GROUP_FILE, encode(merged))
             if new_dir.exists():
                 os.rename(new_dir, _free_name(before))
             os.rename(staging, new_dir)

@@ -10,10 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from jigaido import model
 from jigaido.check import STALE_SECONDS, main, scan
 from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook
-from jigaido.store import Store
+from jigaido.store import Store, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP = -1001
@@ -74,8 +73,8 @@ def test_every_kind_of_problem_is_one_line_naming_its_file(tmp_path: Path) -> No
     (group / "group.json.damaged-20260101T000000").write_text("{")
     (group / ".group.json.abc123.tmp").write_text("{")
     age(group / ".group.json.abc123.tmp", STALE_SECONDS + 5)
-    model_dump = model.dump(TrackList(6, (1, 9)))
-    (group / "6.json").write_bytes(model_dump)
+    data = encode(TrackList(6, (1, 9)))
+    (group / "6.json").write_bytes(data)
     (group / "notes.txt").write_text("hi")
     (tmp_path / "-5.migrated-to--1001").mkdir()
     (tmp_path / "-1002.before-migration-from--5").mkdir()
@@ -83,7 +82,7 @@ def test_every_kind_of_problem_is_one_line_naming_its_file(tmp_path: Path) -> No
     staging.mkdir()
     age(staging, STALE_SECONDS + 5)
     (tmp_path / "-7").mkdir()
-    (tmp_path / "-7" / "8.json").write_bytes(model.dump(TrackList(8, (1,))))
+    (tmp_path / "-7" / "8.json").write_bytes(encode(TrackList(8, (1,))))
     (tmp_path / "stray").write_text("")
 
     status, lines = report_lines(tmp_path)

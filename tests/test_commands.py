@@ -28,10 +28,10 @@ from jigaido.model import (
     GroupBook,
     TrackList,
     UserBook,
-    dump,
     find_applied,
     load,
 )
+from jigaido.store import encode
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # A Wednesday afternoon.
@@ -171,7 +171,7 @@ def test_add_in_dm_is_personal(chats: Chats) -> None:
     [b] = book.bounties
     assert (b.id, b.text, b.created_by_user_id) == (1, "Renew passport", None)
     assert b.due_date_ts == utc(2025, 3, 13)
-    assert "created_by_user_id" not in dump(book).decode()
+    assert "created_by_user_id" not in encode(book).decode()
 
 
 def test_ids_are_not_reused_after_delete(chats: Chats) -> None:
@@ -682,7 +682,7 @@ def test_migrate_keeps_old_ids_and_renumbers_raced_ones() -> None:
     assert Applied(77, NOW, "raced") in merged.applied
     ids = [r.update_id for r in merged.applied]
     assert ids == sorted(ids), "a merge keeps the records sorted, as lookups need"
-    assert load(FileKey.group(NEW_ID), dump(merged)) == merged
+    assert load(FileKey.group(NEW_ID), encode(merged)) == merged
 
 
 def test_migrate_without_raced_bounties() -> None:

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from jigaido import args
 from jigaido.commands import GROUP_COMMANDS, Request, execute, files_needed
-from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook, dump, load
+from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook, load
 from jigaido.outbox import Outbox
 from jigaido.pool import Pool
 from jigaido.render import MESSAGE_LIMIT
-from jigaido.store import Store
+from jigaido.store import Store, encode
 from tests.e2e.fakeapi import parse_html, utf16_len
 
 NOW = 1_790_000_000
@@ -90,7 +90,7 @@ def test_every_command_on_any_input(
         check_message(message)
     assert set(outcome.changed) <= set(needed)
     for key, doc in outcome.changed.items():
-        assert load(key, dump(doc)) == doc
+        assert load(key, encode(doc)) == doc
     if outcome.messages[0].startswith("⚠️"):
         assert not outcome.changed
 
@@ -118,7 +118,7 @@ def test_refused_command_leaves_files_byte_identical(
         for key, doc in state().items():
             assert doc is not None
             (root / str(key.chat_id)).mkdir(exist_ok=True)
-            (root / str(key.chat_id) / key.name).write_bytes(dump(doc))
+            (root / str(key.chat_id) / key.name).write_bytes(encode(doc))
         before = {p: p.read_bytes() for p in root.rglob("*.json")}
         answers: list[str] = []
 

@@ -1,4 +1,4 @@
-"""The spec's JSON files as values: dump/load, damage detection, applied-update records."""
+"""The spec's JSON files as values: encode/load, damage detection, applied-update records."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from jigaido.model import (
     GroupBook,
     TrackList,
     UserBook,
-    dump,
     empty_doc,
     find_applied,
     load,
     prune_applied,
     with_applied,
 )
+from jigaido.store import encode
 
 GROUP = -100123
 USER = 456
@@ -118,15 +118,15 @@ def changed(base: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str
     ids=["group", "user", "tracking"],
 )
 def test_round_trip(key: FileKey, doc: GroupBook | UserBook | TrackList) -> None:
-    """load(dump(doc)) gives back the same doc, every field included."""
-    assert load(key, dump(doc)) == doc
+    """load(encode(doc)) gives back the same doc, every field included."""
+    assert load(key, encode(doc)) == doc
 
 
 @pytest.mark.parametrize("key", [GROUP_KEY, USER_KEY, TRACK_KEY], ids=["group", "user", "tracking"])
 def test_empty_doc_round_trips(key: FileKey) -> None:
     """A fresh empty file for a key loads back under that key."""
     doc = empty_doc(key)
-    assert load(key, dump(doc)) == doc
+    assert load(key, encode(doc)) == doc
 
 
 def test_empty_doc_rejects_other_names() -> None:
@@ -141,8 +141,8 @@ def test_empty_doc_rejects_other_names() -> None:
     ids=["group", "user", "tracking"],
 )
 def test_spec_examples_load(key: FileKey, obj: dict[str, Any]) -> None:
-    """The spec's example files load, and dump back with the same required fields."""
-    again = json.loads(dump(load(key, raw(obj))))
+    """The spec's example files load, and encode back with the same required fields."""
+    again = json.loads(encode(load(key, raw(obj))))
     for name, value in obj.items():
         if name == "bounties":
             assert [{k: b[k] for k in value[0]} for b in again[name]] == value
@@ -152,7 +152,7 @@ def test_spec_examples_load(key: FileKey, obj: dict[str, Any]) -> None:
 
 def test_group_json_has_spec_fields_and_types() -> None:
     """group.json carries group_id, next_id and bounties with the spec's names and types."""
-    obj = json.loads(dump(GROUP_BOOK))
+    obj = json.loads(encode(GROUP_BOOK))
     assert type(obj["group_id"]) is int
     assert obj["group_id"] == GROUP
     assert type(obj["next_id"]) is int
@@ -175,7 +175,7 @@ def test_group_json_has_spec_fields_and_types() -> None:
 
 def test_user_json_has_spec_fields_and_no_creator() -> None:
     """user.json carries user_id, next_id and bounties, and no created_by_user_id."""
-    obj = json.loads(dump(USER_BOOK))
+    obj = json.loads(encode(USER_BOOK))
     assert obj["user_id"] == USER
     assert type(obj["user_id"]) is int
     assert obj["next_id"] == 3
@@ -189,7 +189,7 @@ def test_user_json_has_spec_fields_and_no_creator() -> None:
 
 def test_tracking_json_has_spec_fields() -> None:
     """A tracking file carries user_id and the tracked ids as a list of integers."""
-    obj = json.loads(dump(TRACK_LIST))
+    obj = json.loads(encode(TRACK_LIST))
     assert obj["user_id"] == USER
     assert obj["tracked"] == [1, 5, 9]
 
@@ -388,7 +388,7 @@ def test_truncated_file_at_every_offset() -> None:
         ),
         applied=(Applied(9, NOW, "✅ Added <b>#3</b>"),),
     )
-    data = dump(book)
+    data = encode(book)
     for cut in range(len(data)):
         try:
             load(GROUP_KEY, data[:cut])
@@ -412,14 +412,14 @@ def test_huge_integer_is_damaged() -> None:
 
 
 def test_lone_surrogate_text_is_damaged_or_dumps() -> None:
-    """A text with an unpaired surrogate escape is damage, or else the doc can be dumped again."""
+    """A text with an unpaired surrogate escape is damage, or else the doc can be encoded again."""
     obj = changed(SPEC_GROUP, ("bounties", 0, "text"), "x")
     data = raw(obj).replace(b'"text": "x"', b'"text": "\\ud800"')
     try:
         doc = load(GROUP_KEY, data)
     except DamagedFile:
         return
-    assert load(GROUP_KEY, dump(doc)) == doc
+    assert load(GROUP_KEY, encode(doc)) == doc
 
 
 # --- next_id repair ---------------------------------------------------------------------
@@ -485,7 +485,7 @@ def test_applied_records_stay_sorted_and_found_as_by_a_scan(
 
 def test_load_sorts_applied_records() -> None:
     """A file written in another order (by hand, or by an older version) loads sorted."""
-    obj = json.loads(dump(TRACK_LIST))
+    obj = json.loads(encode(TRACK_LIST))
     obj["applied_updates"] = [
         {"update_id": 30, "at": NOW, "answer": "c"},
         {"update_id": 10, "at": NOW, "answer": "a"},
@@ -536,20 +536,20 @@ def _keys_sorted(value: Any) -> bool:
 
 
 @pytest.mark.parametrize("doc", [GROUP_BOOK, USER_BOOK, TRACK_LIST], ids=["group", "user", "track"])
-def test_dump_is_stable_with_sorted_keys(doc: GroupBook | UserBook | TrackList) -> None:
-    """dump writes keys sorted at every level and gives the same bytes for equal docs."""
-    data = dump(doc)
+def test_encoding_is_stable_with_sorted_keys(doc: GroupBook | UserBook | TrackList) -> None:
+    """encode writes keys sorted at every level and gives the same bytes for equal docs."""
+    data = encode(doc)
     assert _keys_sorted(json.loads(data))
-    assert dump(doc) == data
+    assert encode(doc) == data
     rebuilt = load(
         {GroupBook: GROUP_KEY, UserBook: USER_KEY, TrackList: TRACK_KEY}[type(doc)], data
     )
-    assert dump(rebuilt) == data
+    assert encode(rebuilt) == data
 
 
 def test_non_ascii_text_is_stored_as_utf8() -> None:
     """User text is written as UTF-8 bytes, not as \\u escapes."""
     text = "Überprüfen 🐛 ошибка 修正"
-    data = dump(UserBook(USER, 2, (Bounty(1, text, None, None, NOW),)))
+    data = encode(UserBook(USER, 2, (Bounty(1, text, None, None, NOW),)))
     assert text.encode() in data
     assert b"\\u" not in data

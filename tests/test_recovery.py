@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from jigaido.commands import MIGRATE, Request
-from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook, dump
+from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook
 from jigaido.outbox import Outbox
 from jigaido.pool import Pool
-from jigaido.store import Store
+from jigaido.store import Store, encode
 
 GROUP = -1001
 OTHER = -1002
@@ -55,9 +55,9 @@ def real_files() -> dict[FileKey, bytes]:
         for i in (1, 2, 3)
     )  # fmt: skip
     return {
-        FileKey.group(GROUP): dump(GroupBook(GROUP, 4, bounties)),
-        FileKey.tracking(GROUP, USER): dump(TrackList(USER, (1, 3))),
-        FileKey.user(USER): dump(UserBook(USER, 2, (Bounty(1, "mine", None, None, 1735603200),))),
+        FileKey.group(GROUP): encode(GroupBook(GROUP, 4, bounties)),
+        FileKey.tracking(GROUP, USER): encode(TrackList(USER, (1, 3))),
+        FileKey.user(USER): encode(UserBook(USER, 2, (Bounty(1, "mine", None, None, 1735603200),))),
     }
 
 

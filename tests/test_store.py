@@ -17,8 +17,8 @@ import pytest
 import jigaido.store
 from jigaido.commands import migrate_group
 from jigaido.errors import NotSaved
-from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook, dump
-from jigaido.store import Loaded, Store
+from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook
+from jigaido.store import Loaded, Store, encode
 
 GROUP = -100123
 USER = 456
@@ -106,10 +106,10 @@ async def test_read_missing_file(store: Store, root: Path) -> None:
     assert tree(root.parent) == []
 
 
-async def test_written_bytes_are_the_dump(store: Store) -> None:
-    """The file on disk holds exactly model.dump of the doc, at the spec's path."""
+async def test_written_bytes_are_the_encoded_doc(store: Store) -> None:
+    """The file on disk holds exactly encode(doc), at the spec's path."""
     await store.write(FileKey.group(GROUP), BOOK)
-    assert (store.root / str(GROUP) / "group.json").read_bytes() == dump(BOOK)
+    assert (store.root / str(GROUP) / "group.json").read_bytes() == encode(BOOK)
     assert store.path(FileKey.tracking(GROUP, USER)) == store.root / str(GROUP) / f"{USER}.json"
 
 
@@ -195,7 +195,7 @@ async def test_short_writes_are_completed(store: Store, monkeypatch: pytest.Monk
     monkeypatch.setattr(jigaido.store, "os", _ModuleWith(os, write=short_write))
     await store.write(FileKey.group(GROUP), BOOK)
     monkeypatch.undo()
-    assert store.path(FileKey.group(GROUP)).read_bytes() == dump(BOOK)
+    assert store.path(FileKey.group(GROUP)).read_bytes() == encode(BOOK)
 
 
 # --- damaged files ----------------------------------------------------------------------------
@@ -227,7 +227,7 @@ async def test_damaged_file_is_set_aside(store: Store) -> None:
 async def test_file_of_another_chat_is_set_aside(store: Store) -> None:
     """A well-formed file that belongs to another group is set aside, not used."""
     key = FileKey.group(GROUP)
-    _damage(store, key, dump(GroupBook(group_id=-999)))
+    _damage(store, key, encode(GroupBook(group_id=-999)))
     loaded = await store.read(key)
     assert loaded.doc is None
     assert loaded.set_aside is not None
