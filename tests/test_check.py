@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from jigaido.check import STALE_SECONDS, main, scan
 from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook
 from jigaido.store import Store, encode
+from tests.e2e.harness import run_jigaido
 
-ROOT = Path(__file__).resolve().parents[1]
 GROUP = -1001
 
 
@@ -152,42 +150,25 @@ def test_check_only_reads(tmp_path: Path) -> None:
     assert (tmp_path / str(GROUP) / "fifo.json").exists()
 
 
-def run_check(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BOT_", "JIGAIDO_"))
-        and k not in ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY")
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "jigaido", "check", *args],
-        cwd=cwd,
-        env={**clean, "PYTHONPATH": str(ROOT), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_cli_needs_no_token_and_finds_the_data_directory_as_run_does(tmp_path: Path) -> None:
     """`jigaido check` runs without a token; --data-dir, else JIGAIDO_DATA_DIR, else
     $STATE_DIRECTORY, else ./data; a missing directory is exit 2 and one line."""
     healthy(tmp_path / "data")
     healthy(tmp_path / "state")
     (tmp_path / "state" / "stray").write_text("")
-    assert run_check(cwd=tmp_path).returncode == 0
-    done = run_check(cwd=tmp_path, STATE_DIRECTORY=str(tmp_path / "state"))
+    assert run_jigaido("check", cwd=tmp_path).returncode == 0
+    done = run_jigaido("check", cwd=tmp_path, STATE_DIRECTORY=str(tmp_path / "state"))
     assert done.returncode == 1, done.stdout
     assert f"{tmp_path / 'state' / 'stray'}: not a jigaido" in done.stdout
-    done = run_check(
+    done = run_jigaido(
+        "check",
         cwd=tmp_path,
         STATE_DIRECTORY=str(tmp_path / "state"),
         JIGAIDO_DATA_DIR=str(tmp_path / "data"),
     )
     assert done.returncode == 0, done.stdout
-    assert run_check("--data-dir", str(tmp_path / "state"), cwd=tmp_path).returncode == 1
-    missing = run_check("--data-dir", str(tmp_path / "nope"), cwd=tmp_path)
+    assert run_jigaido("check", "--data-dir", str(tmp_path / "state"), cwd=tmp_path).returncode == 1
+    missing = run_jigaido("check", "--data-dir", str(tmp_path / "nope"), cwd=tmp_path)
     assert missing.returncode == 2
     assert missing.stderr.splitlines() == [
         f"jigaido check: no data directory at {tmp_path / 'nope'}"

@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import stat
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,26 @@ ROOT = Path(__file__).resolve().parents[2]
 # Every process the tests start, so none outlives its test (see conftest.py).
 STARTED: set[BotProcess] = set()
 START_TIMEOUT = 30.0  # importing aiogram alone takes ~3 s on a loaded 2-core machine
+
+
+def run_jigaido(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m jigaido *args` to its end, with no token, data or systemd settings in
+    its environment but those given."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BOT_", "JIGAIDO_", "TELEGRAM_"))
+        and k not in ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "jigaido", *args],
+        cwd=cwd,
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 class BotProcess:

@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.e2e.fakeapi import FakeBotAPI
-from tests.e2e.harness import BotProcess, Chat, assert_private_modes
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.harness import BotProcess, Chat, assert_private_modes, run_jigaido
 
 # -- helpers -------------------------------------------------------------------------
 
@@ -28,25 +23,6 @@ def assert_clean_log(bot: BotProcess) -> None:
     log = bot.log
     assert bot.api.token not in log, "the token leaked into the log"
     assert "Traceback" not in log, log
-
-
-def run_cli(cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """`python -m jigaido run` with no token settings but those given."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BOT_", "JIGAIDO_", "TELEGRAM_"))
-        and k not in ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY")
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "jigaido", "run"],
-        cwd=cwd,
-        env={**clean, "PYTHONPATH": str(ROOT), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 # -- configuration -------------------------------------------------------------------
@@ -67,7 +43,7 @@ def test_missing_or_unusable_token_exits_2_with_one_line(tmp_path: Path) -> None
         "malformed BOT_TOKEN_FILE": {"BOT_TOKEN_FILE": str(bad_file)},
     }
     for case, env in cases.items():
-        done = run_cli(tmp_path, **env)
+        done = run_jigaido("run", cwd=tmp_path, **env)
         lines = done.stderr.splitlines()
         assert done.returncode == 2, (case, done.returncode, done.stderr)
         assert len(lines) == 1, (case, done.stderr)
