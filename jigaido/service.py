@@ -69,7 +69,9 @@ class Poller:
             for update in fresh:
                 if self.stopping.is_set():
                     break  # not taken, so not confirmed: Telegram keeps it for next time
-                await self._feed(update)
+                self.pending[update.update_id] = await telegram.feed(
+                    self.dispatcher, self.bot, update
+                )
             if updates and not fresh:
                 await self._wait_for_any(IDLE_REFETCH)
         await self.drain()
@@ -115,14 +117,6 @@ class Poller:
             # Telegram has now been told: records of updates below it may go.
             self.pool.confirmed_below = offset
         return updates
-
-    async def _feed(self, update: Update) -> None:
-        try:
-            result = await self.dispatcher.feed_update(self.bot, update)
-        except Exception:
-            log.exception("update %s could not be handled", update.update_id)
-            result = None
-        self.pending[update.update_id] = result if isinstance(result, asyncio.Future) else None
 
     def _advance(self) -> None:
         while self.pending:

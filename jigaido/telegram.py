@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiogram import Bot, Router
+from aiogram import Bot, Dispatcher, Router
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -67,6 +67,18 @@ async def on_message(
     if request is None:
         return None
     return await pool.submit(request)
+
+
+async def feed(dispatcher: Dispatcher, bot: Bot, update: Update) -> asyncio.Future[None] | None:
+    """Hand `update` to the router: its completion, or None when there is nothing to wait
+    for. A handler's failure is logged and the update counts as done, so one bad update
+    cannot come back forever."""
+    try:
+        result = await dispatcher.feed_update(bot, update)
+    except Exception:
+        log.exception("update %s could not be handled", update.update_id)
+        return None
+    return result if isinstance(result, asyncio.Future) else None
 
 
 def to_request(message: Message, update_id: int, bot_username: str) -> Request | None:

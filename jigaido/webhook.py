@@ -19,7 +19,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Update
 from aiohttp import web
 
-from jigaido import botapi
+from jigaido import botapi, telegram
 from jigaido.errors import ConfigError
 from jigaido.settings import WebhookSettings
 
@@ -63,15 +63,10 @@ class WebhookHandler:
         except ValueError as e:  # pydantic's ValidationError is one too
             log.error("a webhook request with the right secret is not an update: %s", e)
             return web.Response(status=400, text="not a Telegram update")
-        try:
-            result = await self.dispatcher.feed_update(self.bot, update)
-        except Exception:
-            # As in polling: logged and confirmed, so one bad update cannot come back forever.
-            log.exception("update %s could not be handled", update.update_id)
-            result = None
-        if isinstance(result, asyncio.Future):
+        done = await telegram.feed(self.dispatcher, self.bot, update)
+        if done is not None:
             # Shielded: a closed connection must not cancel the chat worker's job.
-            await asyncio.shield(result)
+            await asyncio.shield(done)
         return web.Response(status=200)
 
 
