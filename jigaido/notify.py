@@ -104,12 +104,13 @@ def _socket_address(address: str) -> str | None:
 
 def _watchdog_usec(env: Mapping[str, str], pid: int | None) -> int | None:
     """WATCHDOG_USEC if the watchdog is meant for this process (WATCHDOG_PID, if set)."""
+    me = os.getpid() if pid is None else pid
     try:
         usec = int(env.get("WATCHDOG_USEC", ""))
-        owner = int(env.get("WATCHDOG_PID") or (os.getpid() if pid is None else pid))
+        owner = int(env.get("WATCHDOG_PID") or me)
     except ValueError:
         return None
-    if usec <= 0 or owner != (os.getpid() if pid is None else pid):
+    if usec <= 0 or owner != me:
         return None
     return usec
 
