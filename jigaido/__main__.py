@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from jigaido import __version__, logs
+from jigaido import __version__, datadir, logs
 from jigaido.errors import ConfigError
 from jigaido.settings import Settings, WebhookSettings, data_dir_from_env
 
@@ -53,21 +53,24 @@ def main(argv: list[str] | None = None) -> int:
                 options.webhook, options.listen, os.environ, settings.token
             )
             settings = replace(settings, webhook=webhook)
+        # Before service's slow import, so a wrong directory or a second bot is told at once.
+        held = datadir.hold(settings.data_dir)
     except ConfigError as e:
-        print(f"jigaido: {e}", file=sys.stderr)
+        logs.fatal(str(e))
         return 2
-    secrets = {"token": settings.token}
-    if settings.webhook is not None:
-        secrets["webhook secret"] = settings.webhook.secret
-    logs.setup(secrets)
+    with held:  # released by the kernel too, however the process ends
+        secrets = {"token": settings.token}
+        if settings.webhook is not None:
+            secrets["webhook secret"] = settings.webhook.secret
+        logs.setup(secrets)
 
-    from jigaido import service  # aiogram's import is slow; not needed to report bad config
+        from jigaido import service  # aiogram's import is slow; not needed to report bad config
 
-    try:
-        asyncio.run(service.run(settings))
-    except ConfigError as e:
-        print(f"jigaido: {e}", file=sys.stderr)
-        return 2
+        try:
+            asyncio.run(service.run(settings))
+        except ConfigError as e:  # such as Telegram refusing the token
+            logs.fatal(str(e))
+            return 2
     return 0
 
 

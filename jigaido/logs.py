@@ -4,7 +4,8 @@ One line per event (line breaks inside a message are escaped), never a secret, a
 at most one line a minute for an error that keeps repeating. Under systemd's journal
 (`$JOURNAL_STREAM` names stderr) each line starts with its syslog priority, `<3>`
 for an error, so `journalctl -p warning` works, and carries no timestamp (journald
-adds its own); elsewhere lines start with the time.
+adds its own); elsewhere lines start with the time. `fatal` writes the one line that
+says why the bot exits with an error, at error priority under the journal.
 """
 
 from __future__ import annotations
@@ -154,6 +155,19 @@ def under_journal(env: Mapping[str, str], stream: TextIO) -> bool:
     except (OSError, ValueError):
         return False
     return expected == f"{st.st_dev}:{st.st_ino}"
+
+
+def fatal(
+    message: str, *, env: Mapping[str, str] | None = None, stream: TextIO | None = None
+) -> None:
+    """`jigaido: message` on stderr (or `stream`), one line, for every exit with an
+    error; under the journal at error priority, so `journalctl -p warning` shows why
+    the bot stopped."""
+    env = os.environ if env is None else env
+    stream = sys.stderr if stream is None else stream
+    prefix = f"<{_PRIORITY[logging.ERROR]}>" if under_journal(env, stream) else ""
+    line = message.replace("\r", "\\r").replace("\n", "\\n")
+    print(f"{prefix}jigaido: {line}", file=stream, flush=True)
 
 
 def setup(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -16,6 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jigaido.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.telegram.org"
+MAX_POLL_TIMEOUT = 300  # a longer poll gains nothing and hides a dead connection longer
+# A day: past that an idle chat's memory would in effect never come back.
+MAX_IDLE_SECONDS = 86400.0
 # What Telegram accepts as a webhook's secret_token.
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -36,10 +40,10 @@ class Settings:
         return cls(
             token=_token(env),
             data_dir=data_dir_from_env(env),
-            api_url=(env.get("TELEGRAM_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            api_url=_api_url(env.get("TELEGRAM_API_URL") or DEFAULT_API_URL),
             tz=_zone(env.get("JIGAIDO_TZ") or "UTC"),
-            idle_seconds=_positive(env, "JIGAIDO_IDLE_SECONDS", 300.0),
-            poll_timeout=int(_positive(env, "JIGAIDO_POLL_TIMEOUT", 30)),
+            idle_seconds=_idle_seconds(env.get("JIGAIDO_IDLE_SECONDS") or "300"),
+            poll_timeout=_poll_timeout(env.get("JIGAIDO_POLL_TIMEOUT") or "30"),
         )
 
 
@@ -126,6 +130,8 @@ def _read_secret(path: Path, what: str = "the bot token") -> str:
         return path.read_text(encoding="utf-8").strip()
     except OSError as e:
         raise ConfigError(f"cannot read {what} from {path}: {e.strerror}") from e
+    except UnicodeDecodeError as e:  # a binary file given by mistake; never echo its bytes
+        raise ConfigError(f"cannot read {what} from {path}: it is not UTF-8 text") from e
 
 
 def _zone(name: str) -> tzinfo:
@@ -135,14 +141,51 @@ def _zone(name: str) -> tzinfo:
         raise ConfigError(f"JIGAIDO_TZ={name!r} is not a known time zone") from e
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
+def _api_url(raw: str) -> str:
+    url = raw.rstrip("/")
+    if not _is_base_url(url):
+        raise ConfigError(
+            f"TELEGRAM_API_URL={raw!r} must be an http:// or https:// URL with a host and "
+            "no query, such as https://api.telegram.org or http://127.0.0.1:8081"
+        )
+    return url
+
+
+def _is_base_url(url: str) -> bool:
+    """`http(s)://host[:port][/path]`. aiogram appends `/bot{token}/{method}` to it as
+    text, so a `?` or `#`, even with nothing after it, would swallow the method."""
+    if any(c in "?#" or c.isspace() or not c.isprintable() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _poll_timeout(raw: str) -> int:
+    text = raw.strip()
+    # ASCII digits only: isdigit alone takes "²", int() takes "+5" and "1_0", and the
+    # length bound keeps int() from refusing a 5,000-digit string with a traceback.
+    ok = len(text) <= 9 and text.isascii() and text.isdigit()
+    if not (ok and 1 <= int(text) <= MAX_POLL_TIMEOUT):
+        raise ConfigError(
+            f"JIGAIDO_POLL_TIMEOUT={raw!r} must be a whole number of seconds "
+            f"from 1 to {MAX_POLL_TIMEOUT}"
+        )
+    return int(text)
+
+
+def _idle_seconds(raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be a positive number")
+        value = math.nan
+    # `not (0 < value <= max)` also refuses nan, which every comparison fails.
+    if not 0 < value <= MAX_IDLE_SECONDS:
+        raise ConfigError(
+            f"JIGAIDO_IDLE_SECONDS={raw!r} must be a number of seconds above 0 and at most "
+            f"{MAX_IDLE_SECONDS:g} (a day)"
+        )
     return value

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jigaido.logs import OneLineFormatter, Redact, Throttle, setup, under_journal
+from jigaido.logs import OneLineFormatter, Redact, Throttle, fatal, setup, under_journal
 
 
 class Clock:
@@ -164,3 +164,19 @@ def test_setup_wires_redaction_throttle_and_format(tmp_path: Path) -> None:
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1
     assert lines[0].endswith("ERROR jigaido.test: getUpdates failed for bot<token>")
+
+
+def test_fatal_is_one_line_at_error_priority_only_under_the_journal(tmp_path: Path) -> None:
+    """`fatal` writes `jigaido: ...` as one line (line breaks escaped), prefixed `<3>`
+    when JOURNAL_STREAM names the stream and plain otherwise."""
+    path = tmp_path / "stderr"
+    with path.open("w") as stream:
+        st = os.fstat(stream.fileno())
+        fatal("no bot token", env={"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}, stream=stream)
+        fatal("no bot token", env={}, stream=stream)
+        fatal("two\nlines", env={}, stream=stream)
+    assert path.read_text().splitlines() == [
+        "<3>jigaido: no bot token",
+        "jigaido: no bot token",
+        "jigaido: two\\nlines",
+    ]
