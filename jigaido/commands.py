@@ -264,10 +264,17 @@ def migrate_group(
     )
     tracks: dict[int, TrackList] = {}
     for user_id in sorted({*old_tracks, *new_tracks}):
-        ids = list(old_tracks[user_id].tracked) if user_id in old_tracks else []
-        if user_id in new_tracks:
-            ids += [renumbered.get(i, i) for i in new_tracks[user_id].tracked]
-        tracks[user_id] = TrackList(user_id=user_id, tracked=tuple(dict.fromkeys(ids)))
+        old_list, new_list = old_tracks.get(user_id), new_tracks.get(user_id)
+        ids = list(old_list.tracked) if old_list is not None else []
+        if new_list is not None:
+            # A raced bounty deleted before the move has no new number; its id must not
+            # fall onto the old group's bounty that happens to share it.
+            ids += [renumbered[i] for i in new_list.tracked if i in renumbered]
+        # The dedupe records move too, so a redelivered /track is not applied again.
+        applied = sorted_applied(
+            (*(old_list.applied if old_list else ()), *(new_list.applied if new_list else ()))
+        )
+        tracks[user_id] = TrackList(user_id, tuple(dict.fromkeys(ids)), applied)
     return merged, tracks
 
 

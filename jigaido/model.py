@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any, TypeAlias
@@ -142,15 +142,35 @@ def find_applied(doc: Doc | None, update_id: int, now: int) -> Applied | None:
     return None
 
 
-def prune_applied(doc: Doc, now: int, confirmed_below: int | None) -> Doc:
-    """Drop records that can no longer be redelivered: older than Telegram keeps
-    updates, or below the offset this process has confirmed. (After a week of
-    silence update ids may restart anywhere, but by then every record is stale.)"""
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """Evidence that Telegram can no longer deliver some updates: a `getUpdates` with
+    `offset` was sent at `sent_at` (Unix seconds). Every update below `offset` that had
+    reached the bot before then is confirmed. An update that arrived later may have a
+    lower id all the same (ids restart anywhere after a quiet week), so the offset alone
+    proves nothing about it."""
+
+    offset: int
+    sent_at: int
+
+
+def prune_applied(
+    doc: Doc, now: int, confirmed: Confirmed | None, keep: Container[int] = ()
+) -> Doc:
+    """Drop the records that can no longer be needed: older than Telegram keeps an
+    update, or of an update `confirmed` proves Telegram will not deliver again. A record
+    is applied (`at`) after its update arrived, so `at < sent_at` means it arrived before
+    that getUpdates was sent; the records of the batch being written are never older
+    than the last fetch, so they always stay. `keep`: update ids whose records must stay
+    whatever the evidence (updates the bot itself holds to apply again)."""
     kept = tuple(
         r
         for r in doc.applied
-        if now - r.at < APPLIED_KEEP_SECONDS
-        and (confirmed_below is None or r.update_id >= confirmed_below)
+        if r.update_id in keep
+        or (
+            now - r.at < APPLIED_KEEP_SECONDS
+            and (confirmed is None or r.update_id >= confirmed.offset or r.at >= confirmed.sent_at)
+        )
     )
     return doc if len(kept) == len(doc.applied) else replace(doc, applied=kept)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import logging
 import os
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +42,8 @@ T = TypeVar("T")
 
 TEMP_SUFFIX = ".tmp"
 DAMAGED_INFIX = ".damaged-"
+# In a group's directory once the group became a supergroup: where its commands go now.
+MOVED_FILE = "migrated.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,12 @@ class Loaded:
     doc: Doc | None  # None: no such file (or it was damaged and set aside)
     set_aside: str | None = None  # the name a damaged file now has
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    removed: list[str]  # temp files a crash left, now removed
+    moved_to: int | None = None  # the group became this supergroup: route its commands there
 
 
 def encode(doc: Doc) -> bytes:
@@ -66,21 +76,42 @@ class Store:
     def path(self, key: FileKey) -> Path:
         return self.chat_dir(key.chat_id) / key.name
 
-    async def open_chat(self, chat_id: int) -> list[str]:
-        """Remove temp files a crash left in the chat's directory; returns their names."""
-        return await _run(_clean_temp_files, self.chat_dir(chat_id))
+    async def open_chat(self, chat_id: int) -> Opened:
+        """Remove temp files a crash left in the chat's directory, and say whether the
+        group moved to a supergroup: the disk, not memory, routes a command that comes
+        for the old id after a restart."""
+        return await in_thread(self.open_chat_sync, chat_id)
+
+    def open_chat_sync(self, chat_id: int) -> Opened:
+        directory = self.chat_dir(chat_id)
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return Opened([])
+        removed = [n for n in names if n.startswith(".") and n.endswith(TEMP_SUFFIX)]
+        for name in removed:
+            _unlink_quietly(directory / name)
+        moved_to = self._moved_to(chat_id) if MOVED_FILE in names else None
+        return Opened(removed, moved_to)
+
+    def _moved_to(self, chat_id: int) -> int | None:
+        try:
+            return read_moved_to(self.chat_dir(chat_id))
+        except (OSError, ValueError) as e:
+            log.error("chat %s: %s is unreadable (%s); commands stay here", chat_id, MOVED_FILE, e)
+            return None
 
     async def read(self, key: FileKey) -> Loaded:
-        return await _run(self.read_sync, key)
+        return await in_thread(self.read_sync, key)
 
     def read_sync(self, key: FileKey, directory: Path | None = None) -> Loaded:
         path = (directory or self.chat_dir(key.chat_id)) / key.name
         try:
-            raw = path.read_bytes()
+            raw = _read_regular_file(path)
         except FileNotFoundError:
             return Loaded(None)
         try:
-            return Loaded(model.load(key, raw))
+            return Loaded(_parse(key, raw))
         except DamagedFile as e:
             aside = set_aside(path)
             log.error(
@@ -90,7 +121,7 @@ class Store:
 
     async def write(self, key: FileKey, doc: Doc) -> None:
         """Replace the file durably with `doc`, or raise NotSaved with the old file intact."""
-        await _run(self.write_sync, key, doc)
+        await in_thread(self.write_sync, key, doc)
 
     def write_sync(self, key: FileKey, doc: Doc) -> None:
         path = self.path(key)
@@ -101,38 +132,45 @@ class Store:
             raise NotSaved(f"{path}: {e.strerror or e}") from e
 
     async def migrate(self, old_id: int, new_id: int, merge: Merge) -> str:
-        """Move group `old_id`'s files to `new_id`, merged with what is there already."""
-        return await _run(self.migrate_sync, old_id, new_id, merge)
+        """Move group `old_id`'s bounties to `new_id`, merged with what is there already."""
+        return await in_thread(self.migrate_sync, old_id, new_id, merge)
 
     def migrate_sync(self, old_id: int, new_id: int, merge: Merge) -> str:
-        """Build the merged directory beside the others, then swap it in with renames.
-        Every input stays on disk (the old directory and any earlier files under the
-        new id are renamed, never deleted), so a redo after a crash merges the very
-        same inputs again."""
+        """First mark the old directory as moved (from then on its commands go to the new
+        id, after a restart too), then build the merged directory beside the others and
+        swap it in with renames. Every input stays on disk (the old directory in place, any
+        earlier files under the new id renamed aside), so a redo after a crash or a failed
+        write merges the very same inputs again; `migrated_from` in the new group.json
+        says the merge is done."""
         old_dir, new_dir = self.chat_dir(old_id), self.chat_dir(new_id)
-        if not old_dir.exists():
-            return "nothing to move"
+        self._mark_moved(old_id, new_id)
         current = self._read_group_dir(new_dir, new_id)[0]
-        if current is None or old_id not in current.migrated_from:
-            before = self.root / f"{new_id}.before-migration-from-{old_id}"
-            source = before if before.exists() else new_dir
-            old_book, old_tracks = self._read_group_dir(old_dir, old_id)
-            new_book, new_tracks = self._read_group_dir(source, new_id)
-            merged, tracks = merge(old_book, new_book, old_tracks, new_tracks)
-            staging = self.root / f".{new_id}.migrating-from-{old_id}"
-            shutil.rmtree(staging, ignore_errors=True)
-            os.mkdir(staging, 0o700)
-            for user_id, track_list in tracks.items():
-                write_durably(staging / f"{user_id}.json", encode(track_list))
-            write_durably(staging / model.GROUP_FILE, encode(merged))
-            if new_dir.exists():
-                os.rename(new_dir, _free_name(before))
-            os.rename(staging, new_dir)
-            fsync_dir(self.root)
-        aside = _free_name(self.root / f"{old_id}.migrated-to-{new_id}")
-        os.rename(old_dir, aside)
+        if current is not None and old_id in current.migrated_from:
+            return f"already moved; the old files are kept in {old_dir.name}/"
+        before = self.root / f"{new_id}.before-migration-from-{old_id}"
+        source = before if before.exists() else new_dir
+        old_book, old_tracks = self._read_group_dir(old_dir, old_id)
+        new_book, new_tracks = self._read_group_dir(source, new_id)
+        merged, tracks = merge(old_book, new_book, old_tracks, new_tracks)
+        staging = self.root / f".{new_id}.migrating-from-{old_id}"
+        shutil.rmtree(staging, ignore_errors=True)
+        os.mkdir(staging, 0o700)
+        for user_id, track_list in tracks.items():
+            write_durably(staging / f"{user_id}.json", encode(track_list))
+        write_durably(staging / model.GROUP_FILE, encode(merged))
+        if new_dir.exists():
+            os.rename(new_dir, _free_name(before))
+        os.rename(staging, new_dir)
         fsync_dir(self.root)
-        return f"moved; the old directory is kept as {aside.name}"
+        return f"moved; the old files are kept in {old_dir.name}/"
+
+    def _mark_moved(self, old_id: int, new_id: int) -> None:
+        marker = self.chat_dir(old_id) / MOVED_FILE
+        if marker.exists():
+            return
+        _ensure_dir(marker.parent)
+        body = {"group_id": old_id, "migrated_to": new_id, "at": int(time.time())}
+        write_durably(marker, orjson.dumps(body, option=orjson.OPT_INDENT_2))
 
     def _read_group_dir(
         self, directory: Path, group_id: int
@@ -150,7 +188,54 @@ class Store:
         return (book if isinstance(book, GroupBook) else None), tracks
 
 
-async def _run(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+def read_moved_to(directory: Path) -> int:
+    """The id a group's directory says its group moved to (its migrated.json); OSError or
+    ValueError when that cannot be read."""
+    obj = json.loads((directory / MOVED_FILE).read_bytes())
+    new_id = obj.get("migrated_to") if isinstance(obj, dict) else None
+    if not isinstance(new_id, int) or isinstance(new_id, bool) or str(new_id) == directory.name:
+        raise ValueError(f"migrated_to is not another chat's id: {new_id!r}")
+    return new_id
+
+
+def _read_regular_file(path: Path) -> bytes | None:
+    """The file's bytes, or None if the name holds something else (a directory, a FIFO,
+    a symlink): set aside like a damaged file, never opened for reading, which for a
+    FIFO would block forever."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # a symlink
+            return None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def _parse(key: FileKey, raw: bytes | None) -> Doc:
+    if raw is None:
+        raise DamagedFile("not a regular file")
+    doc = model.load(key, raw)
+    _check_writable(doc)
+    return doc
+
+
+def _check_writable(doc: Doc) -> None:
+    """A value the model accepts but the writer refuses (an integer beyond 64 bits) would
+    make every later write of the chat fail: such a file is damaged."""
+    try:
+        encode(doc)
+    except (TypeError, ValueError) as e:  # orjson.JSONEncodeError is a TypeError
+        raise DamagedFile(f"holds a value that cannot be written back: {e}") from e
+
+
+async def in_thread(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`func(*args, **kwargs)` in one hop to aiofiles' thread pool."""
     return await aiofiles.os.wrap(func)(*args, **kwargs)
 
 
@@ -211,9 +296,12 @@ def set_aside(path: Path) -> Path:
     """Rename a damaged file to `<name>.damaged-<time>` without overwriting anything."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     target = _free_name(path.with_name(f"{path.name}{DAMAGED_INFIX}{stamp}"))
-    # link + unlink instead of rename: link refuses to replace an existing name.
-    os.link(path, target)
-    os.unlink(path)
+    if path.is_dir() and not path.is_symlink():
+        os.rename(path, target)  # a directory cannot be hard-linked; the name is free
+    else:
+        # link + unlink instead of rename: link refuses to replace an existing name.
+        os.link(path, target, follow_symlinks=False)
+        os.unlink(path)
     fsync_dir(path.parent)
     return target
 
@@ -240,17 +328,6 @@ def _ensure_dir_tree(path: Path) -> None:
     except FileExistsError:
         return
     fsync_dir(path.parent)  # the new directory's entry must survive a power cut too
-
-
-def _clean_temp_files(directory: Path) -> list[str]:
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
-    removed = [n for n in names if n.startswith(".") and n.endswith(TEMP_SUFFIX)]
-    for name in removed:
-        _unlink_quietly(str(directory / name))
-    return removed
 
 
 def _unlink_quietly(path: str | Path) -> None:

@@ -708,6 +708,23 @@ def test_migrate_merges_tracking_with_renumbering() -> None:
     }
 
 
+def test_migrate_drops_tracking_of_a_raced_bounty_deleted_before_the_move() -> None:
+    """A bounty filed under the new id, tracked, then deleted before the move: its tracking
+    entry goes, instead of landing on the old group's bounty with the same id."""
+    raced = replace(RACED_BOOK, bounties=RACED_BOOK.bounties[1:])  # "raced one" (#1) deleted
+    new_tracks = {BOB: TrackList(BOB, (1, 2))}
+    _, tracks = migrate_group(OLD_ID, NEW_ID, OLD_BOOK, raced, {}, new_tracks)
+    assert tracks == {BOB: TrackList(BOB, (5,))}  # "raced two", renumbered; not old #1
+
+
+def test_migrate_keeps_the_tracking_files_dedupe_records() -> None:
+    """The tracking files' applied records move with them, sorted, from both ids."""
+    old_tracks = {ANN: TrackList(ANN, (4,), (Applied(71, NOW, "old track"),))}
+    new_tracks = {ANN: TrackList(ANN, (1,), (Applied(60, NOW, "raced track"),))}
+    _, tracks = migrate_group(OLD_ID, NEW_ID, OLD_BOOK, RACED_BOOK, old_tracks, new_tracks)
+    assert [r.answer for r in tracks[ANN].applied] == ["raced track", "old track"]
+
+
 def test_migrate_is_deterministic() -> None:
     """The same inputs give the same merge."""
     old_tracks = {ANN: TrackList(ANN, (4,))}

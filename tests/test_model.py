@@ -14,6 +14,7 @@ from jigaido.model import (
     APPLIED_KEEP_SECONDS,
     Applied,
     Bounty,
+    Confirmed,
     Doc,
     FileKey,
     GroupBook,
@@ -507,21 +508,43 @@ def test_find_applied_prefers_a_fresh_record_over_a_stale_one() -> None:
 
 
 def test_prune_applied() -> None:
-    """prune_applied drops records below confirmed_below or older than 24 h, keeps the rest."""
+    """prune_applied drops records older than 24 h, and those below a confirmed offset
+    whose update arrived before that offset was sent; it keeps the rest."""
     stale = Applied(30, NOW - APPLIED_KEEP_SECONDS, "stale")
     confirmed = Applied(10, NOW - 5, "confirmed")
     kept_a = Applied(20, NOW - 5, "a")
     kept_b = Applied(25, NOW - APPLIED_KEEP_SECONDS + 1, "b")
     doc = TrackList(USER, (1,), (confirmed, stale, kept_a, kept_b))
-    pruned = prune_applied(doc, NOW, confirmed_below=20)
+    pruned = prune_applied(doc, NOW, Confirmed(offset=20, sent_at=NOW - 1))
     assert pruned.applied == (kept_a, kept_b)
     assert pruned.tracked == (1,)
-    assert prune_applied(doc, NOW, confirmed_below=None).applied == (confirmed, kept_a, kept_b)
+    assert prune_applied(doc, NOW, None).applied == (confirmed, kept_a, kept_b)
 
 
 def test_prune_applied_without_anything_to_drop_keeps_the_doc() -> None:
     """When no record is stale the doc comes back unchanged."""
-    assert prune_applied(GROUP_BOOK, NOW, confirmed_below=41) == GROUP_BOOK
+    assert prune_applied(GROUP_BOOK, NOW, Confirmed(41, NOW)) == GROUP_BOOK
+
+
+def test_prune_applied_keeps_a_record_that_arrived_after_the_offset_was_sent() -> None:
+    """Update ids restarted lower after a quiet week: an offset sent before the new update
+    arrived says nothing about it, so its record stays, even in the very write that
+    applies it (the records of a batch are applied at `now`)."""
+    old_era = Applied(5000, NOW - 10, "old era")
+    fresh = Applied(7, NOW, "fresh, below the old offset")
+    doc = TrackList(USER, (), (fresh, old_era))
+    pruned = prune_applied(doc, NOW, Confirmed(offset=5001, sent_at=NOW - 3))
+    assert pruned.applied == (fresh,)
+    # Once an offset above it is sent after it arrived, it may go.
+    assert prune_applied(doc, NOW + 2, Confirmed(offset=8, sent_at=NOW + 1)).applied == (old_era,)
+
+
+def test_prune_applied_never_drops_a_kept_update() -> None:
+    """Records of updates the bot holds to apply again stay whatever the evidence."""
+    held = Applied(10, NOW - APPLIED_KEEP_SECONDS - 5, "held")
+    doc = TrackList(USER, (), (held,))
+    assert prune_applied(doc, NOW, Confirmed(20, NOW), keep={10}).applied == (held,)
+    assert prune_applied(doc, NOW, Confirmed(20, NOW)).applied == ()
 
 
 # --- output form ----------------------------------------------------------------------------

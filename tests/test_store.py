@@ -18,7 +18,7 @@ import jigaido.store
 from jigaido.commands import migrate_group
 from jigaido.errors import NotSaved
 from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook
-from jigaido.store import Loaded, Store, encode
+from jigaido.store import MOVED_FILE, Loaded, Opened, Store, encode
 
 GROUP = -100123
 USER = 456
@@ -282,15 +282,16 @@ async def test_open_chat_removes_only_temp_files(store: Store) -> None:
     ]
     for name in temps + keep:
         (chat / name).write_bytes(b"x")
-    removed = await store.open_chat(GROUP)
-    assert sorted(removed) == sorted(temps)
+    opened = await store.open_chat(GROUP)
+    assert sorted(opened.removed) == sorted(temps)
+    assert opened.moved_to is None
     assert sorted(os.listdir(chat)) == sorted(keep)
     assert all((chat / name).read_bytes() == b"x" for name in keep)
 
 
 async def test_open_chat_without_directory(store: Store, root: Path) -> None:
     """open_chat on a chat with no directory does nothing and creates nothing."""
-    assert await store.open_chat(GROUP) == []
+    assert await store.open_chat(GROUP) == Opened([])
     assert tree(root.parent) == []
 
 
@@ -332,10 +333,12 @@ MERGE = functools.partial(migrate_group, OLD, NEW)
 
 
 def test_migrate_moves_and_merges(store: Store, root: Path) -> None:
-    """The old group's files move under the new id, raced ones follow with fresh ids,
-    and both original directories are kept aside, not deleted."""
+    """The old group's files are merged under the new id, raced ones follow with fresh
+    ids; the old directory stays as it was, marked as moved, and what the new id held
+    before is kept aside, not deleted."""
     _old_group(store)
     _raced_group(store)
+    old_files = _tracking_files(store, OLD)
     store.migrate_sync(OLD, NEW, MERGE)
     book = store.read_sync(FileKey.group(NEW)).doc
     assert isinstance(book, GroupBook)
@@ -344,19 +347,23 @@ def test_migrate_moves_and_merges(store: Store, root: Path) -> None:
     assert book.migrated_from == (OLD,)
     assert store.read_sync(FileKey.tracking(NEW, USER)).doc == TrackList(USER, (2,))
     assert store.read_sync(FileKey.tracking(NEW, 7)).doc == TrackList(7, (1, 3))
-    assert not store.chat_dir(OLD).exists()
+    kept = _tracking_files(store, OLD)
+    assert {k: v for k, v in kept.items() if k != MOVED_FILE} == old_files
+    assert store.open_chat_sync(OLD) == Opened([], moved_to=NEW)
     assert sorted(p.name for p in root.iterdir()) == sorted(
-        [str(NEW), f"{OLD}.migrated-to-{NEW}", f"{NEW}.before-migration-from-{OLD}"]
+        [str(OLD), str(NEW), f"{NEW}.before-migration-from-{OLD}"]
     )
     assert stat.S_IMODE(store.chat_dir(NEW).stat().st_mode) == 0o700
+    assert stat.S_IMODE((store.chat_dir(OLD) / MOVED_FILE).stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize("crash_at", [1, 2, 3, 4])
+@pytest.mark.parametrize("crash_at", range(1, 7))
 def test_migrate_redone_after_a_crash_gives_the_same_result(
     store: Store, monkeypatch: pytest.MonkeyPatch, crash_at: int, tmp_path: Path
 ) -> None:
-    """A move interrupted before any of its renames and then redone ends exactly like an
-    uninterrupted one: nothing lost, nothing merged twice."""
+    """A move interrupted at any of its renames (the writes' and the swaps') and then redone
+    ends exactly like an uninterrupted one: nothing lost, nothing merged twice; the old
+    id is routed to the new one from the first step on."""
     reference = Store(tmp_path / "reference")
     _old_group(reference)
     _raced_group(reference)
@@ -365,32 +372,122 @@ def test_migrate_redone_after_a_crash_gives_the_same_result(
 
     _old_group(store)
     _raced_group(store)
-    real_rename = os.rename
+    real_rename, real_replace = os.rename, os.replace
     calls = 0
 
-    def crashing_rename(src: Any, dst: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == crash_at:
-            raise OSError(errno.EIO, "simulated crash")
-        real_rename(src, dst)
+    def crashing(real: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+        def call(src: Any, dst: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == crash_at:
+                raise OSError(errno.EIO, "simulated crash")
+            real(src, dst)
 
-    monkeypatch.setattr(jigaido.store, "os", _ModuleWith(os, rename=crashing_rename))
-    if crash_at <= 3:
-        with pytest.raises(OSError, match="simulated crash"):
-            store.migrate_sync(OLD, NEW, MERGE)
-    else:
-        store.migrate_sync(OLD, NEW, MERGE)  # nothing left to rename: done in three
+        return call
+
+    monkeypatch.setattr(
+        jigaido.store,
+        "os",
+        _ModuleWith(os, rename=crashing(real_rename), replace=crashing(real_replace)),
+    )
+    with pytest.raises(OSError, match="simulated crash"):
+        store.migrate_sync(OLD, NEW, MERGE)
     monkeypatch.undo()
+    if crash_at > 1:  # the marker was the first write
+        assert store.open_chat_sync(OLD).moved_to == NEW
     store.migrate_sync(OLD, NEW, MERGE)
     store.migrate_sync(OLD, NEW, MERGE)  # and once more: a no-op
     assert _tracking_files(store, NEW) == expected
-    assert not store.chat_dir(OLD).exists()
+    assert store.open_chat_sync(OLD).moved_to == NEW
 
 
-def test_migrate_without_old_directory_does_nothing(store: Store, root: Path) -> None:
-    """A group never used before its migration has nothing to move."""
+def test_migrate_takes_six_renames(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The crash test above covers every rename of a move: the marker, three merged
+    files, the new directory's old content set aside, the swap (and no more)."""
+    _old_group(store)
     _raced_group(store)
-    before = _tracking_files(store, NEW)
-    assert store.migrate_sync(OLD, NEW, MERGE) == "nothing to move"
-    assert _tracking_files(store, NEW) == before
+    renames = 0
+    real_rename, real_replace = os.rename, os.replace
+
+    def counting(real: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+        def call(src: Any, dst: Any) -> None:
+            nonlocal renames
+            renames += 1
+            real(src, dst)
+
+        return call
+
+    monkeypatch.setattr(
+        jigaido.store,
+        "os",
+        _ModuleWith(os, rename=counting(real_rename), replace=counting(real_replace)),
+    )
+    store.migrate_sync(OLD, NEW, MERGE)
+    assert renames == 6
+
+
+def test_migrate_without_old_directory_marks_the_move(store: Store, root: Path) -> None:
+    """A group never used before its migration has nothing to move, but its id is marked
+    as moved (a late command for it goes to the new id) and the new group knows it."""
+    _raced_group(store)
+    store.migrate_sync(OLD, NEW, MERGE)
+    book = store.read_sync(FileKey.group(NEW)).doc
+    assert isinstance(book, GroupBook)
+    assert [b.text for b in book.bounties] == ["raced"]
+    assert book.migrated_from == (OLD,)
+    assert store.open_chat_sync(OLD) == Opened([], moved_to=NEW)
+
+
+def test_moved_marker_that_is_unreadable_routes_nowhere(store: Store) -> None:
+    """A damaged migrated.json keeps the chat where it is (logged), never raises."""
+    store.chat_dir(OLD).mkdir(parents=True)
+    (store.chat_dir(OLD) / MOVED_FILE).write_bytes(b"{not json")
+    assert store.open_chat_sync(OLD) == Opened([], moved_to=None)
+
+
+# --- what a name may hold ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "symlink"])
+def test_a_name_holding_no_regular_file_is_set_aside(
+    store: Store, kind: str, tmp_path: Path
+) -> None:
+    """A directory, FIFO or symlink named group.json is set aside like a damaged file
+    (never opened for reading: a FIFO would block), and the chat starts the file afresh."""
+    key = FileKey.group(GROUP)
+    path = store.path(key)
+    path.parent.mkdir(parents=True)
+    if kind == "directory":
+        path.mkdir()
+        (path / "inside").write_bytes(b"kept")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        (tmp_path / "elsewhere.json").write_bytes(encode(BOOK))
+        path.symlink_to(tmp_path / "elsewhere.json")
+    loaded = store.read_sync(key)
+    assert loaded.doc is None
+    assert loaded.reason == "not a regular file"
+    assert loaded.set_aside is not None
+    aside = path.parent / loaded.set_aside
+    assert aside.is_symlink() if kind == "symlink" else aside.exists()
+    if kind == "directory":
+        assert (aside / "inside").read_bytes() == b"kept"
+    store.write_sync(key, BOOK)
+    assert store.read_sync(key) == Loaded(BOOK)
+
+
+def test_a_value_the_writer_refuses_makes_the_file_damaged(store: Store) -> None:
+    """A group.json that parses and passes the model's checks but holds an integer the
+    encoder cannot write (next_id 2**64) is damaged: set aside, not loaded to fail every
+    later write."""
+    key = FileKey.group(GROUP)
+    path = store.path(key)
+    path.parent.mkdir(parents=True)
+    raw = encode(BOOK).replace(b'"next_id": 3', b'"next_id": 18446744073709551616')
+    path.write_bytes(raw)
+    loaded = store.read_sync(key)
+    assert loaded.doc is None
+    assert loaded.reason is not None
+    assert "cannot be written back" in loaded.reason
+    assert (path.parent / str(loaded.set_aside)).read_bytes() == raw
