@@ -78,7 +78,7 @@ async def run_chats(pool: Pool, first: int, count: int) -> None:
     for i in range(count):
         n = first + i
         chat_id = -(10**12) - n if n % 2 else 10**9 + n
-        futures.append(await pool.submit(request(n, chat_id)))
+        futures.append((await pool.submit(request(n, chat_id))).done)
     await asyncio.gather(*futures)
 
 

@@ -2,8 +2,9 @@
 
 Reads every file and reports, one line each: files that break the data format,
 damaged files the bot set aside, temporary files an interrupted write left, what a
-group's migration to a supergroup left behind, tracking entries for bounties that
-group.json never had, and anything that is not jigaido's. Exit status 0 when nothing
+group's migration to a supergroup left behind (and a move still unfinished), tracking
+entries for bounties that group.json never had, updates held for a while, and anything
+that is not jigaido's. Exit status 0 when nothing
 needs attention, 1 otherwise, 2 when there is no such directory.
 
 Read-only, so it is safe beside a running bot: it never writes or renames, and a file
@@ -24,9 +25,12 @@ from pathlib import Path
 from typing import TextIO
 
 from jigaido import model
+from jigaido.datadir import LOCK_FILE
 from jigaido.errors import DamagedFile
+from jigaido.held import HELD_FILE
+from jigaido.held import parse as parse_held
 from jigaido.model import GROUP_FILE, USER_FILE, Doc, FileKey, GroupBook, TrackList
-from jigaido.store import DAMAGED_INFIX, TEMP_SUFFIX
+from jigaido.store import DAMAGED_INFIX, MOVED_FILE, TEMP_SUFFIX, read_moved_to
 
 STALE_SECONDS = 60.0
 
@@ -105,9 +109,60 @@ def scan(root: Path, *, now: float | None = None) -> Report:
         elif _CHAT_DIR.fullmatch(entry.name) and int(entry.name) != 0 and _is_dir(entry):
             report.chats += 1
             _scan_chat(report, path, int(entry.name), now)
+        elif entry.name == LOCK_FILE and _is_file(entry):
+            continue  # what keeps a second bot off this directory: datadir.py
+        elif entry.name == HELD_FILE and _is_file(entry):
+            _check_held(report, path, entry, now)
         else:
             report.add(path, "not a jigaido file or directory")
     return report
+
+
+def _check_held(report: Report, path: Path, entry: os.DirEntry[str], now: float) -> None:
+    try:
+        held = parse_held(path.read_bytes())
+    except FileNotFoundError:
+        return  # emptied by the bot while we looked
+    except (OSError, DamagedFile, ValueError) as e:
+        report.add(path, f"breaks its format ({e}); the bot sets it aside at its next start")
+        return
+    report.files += 1
+    if held and _stale(entry, now):
+        report.add(
+            path,
+            f"{len(held)} updates the bot took and confirmed before finishing them (a chat "
+            "Telegram held back, a disk fault); it finishes them as it goes, or at its next "
+            "start",
+            attention=False,
+        )
+
+
+def _check_moved(report: Report, root: Path, old_id: int) -> None:
+    """A group that became a supergroup: its old files stay as they were, marked."""
+    marker = root / str(old_id) / MOVED_FILE
+    try:
+        new_id = read_moved_to(marker.parent)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as e:
+        report.add(marker, f"cannot be read ({e}): commands of group {old_id} stay in {old_id}/")
+        return
+    new_book = _read(Report(), root / str(new_id) / GROUP_FILE, FileKey.group(new_id))
+    if isinstance(new_book, GroupBook) and old_id in new_book.migrated_from:
+        report.add(
+            marker.parent,
+            f"group {old_id} became supergroup {new_id}; its data is in {new_id}/ and "
+            "these are its files from before, kept: remove them once you have checked that "
+            "chat and a day has passed (until then a late command of the old group is "
+            f"still sent on to {new_id}/ by {MOVED_FILE})",
+        )
+    else:
+        report.add(
+            marker.parent,
+            f"an unfinished move of group {old_id} to supergroup {new_id} (a crash or a disk "
+            "fault): the bot finishes it at the next command in either chat, or when "
+            "Telegram delivers the migration again",
+        )
 
 
 def _scan_chat(report: Report, directory: Path, chat_id: int, now: float) -> None:
@@ -130,6 +185,8 @@ def _scan_chat(report: Report, directory: Path, chat_id: int, now: float) -> Non
                 f"a damaged {original} the bot set aside ({when} UTC) before starting "
                 "the file afresh: recover what you need from it by hand, then remove it",
             )
+        elif name == MOVED_FILE and chat_id < 0 and _is_file(entry):
+            _check_moved(report, directory.parent, chat_id)
         elif not _is_file(entry) or not _expected(chat_id, key):
             report.add(path, "not a jigaido file")
         elif name == GROUP_FILE:

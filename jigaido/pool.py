@@ -2,9 +2,14 @@
 
 A worker owns its chat's files: it takes every request that is waiting (a batch),
 applies them to its in-memory state, writes each changed file once (group commit),
-and only then hands the answers to the outbox. A request's future resolves once its
-effect is durable and its answer has been sent; the poller confirms an update to
-Telegram only then. An idle worker stops and its state goes with it.
+and only then hands the answers to the outbox. A job's future resolves True once its
+effect is durable and its answer has been sent (or refused by Telegram for good), and
+False when the pool gave up on it (closing, past its grace): its update must not be
+confirmed as done. An idle worker stops and its state goes with it.
+
+Nothing a worker awaits may kill it or leave a job unresolved: a failure in one step
+becomes an answer ("not saved", "could not read") or, for a migration, a retry at the
+chat's next command, and the worker goes on with the rest of its queue.
 """
 
 from __future__ import annotations
@@ -15,14 +20,14 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import tzinfo
 
 from jigaido import commands
 from jigaido.commands import MIGRATE, Outcome, Request
 from jigaido.errors import NotSaved
-from jigaido.model import GROUP_FILE, USER_FILE, Doc, FileKey, prune_applied
+from jigaido.model import GROUP_FILE, USER_FILE, Confirmed, Doc, FileKey, prune_applied
 from jigaido.outbox import Outbox, Reply, Ticket
 from jigaido.render import escape
 from jigaido.store import Store
@@ -32,12 +37,23 @@ log = logging.getLogger(__name__)
 NOT_SAVED = "⚠️ Not saved: I could not write to my disk. Nothing changed; please try again later."
 NOT_READ = "⚠️ I could not read this chat's data just now. Nothing changed; please try again later."
 FAILED = "⚠️ Something went wrong with that command. Nothing changed."
+BROKEN = (
+    "⚠️ Something went wrong while handling that command; it may not have been saved. "
+    "Send /bounty to see the list as it is."
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
     request: Request
-    done: asyncio.Future[None]  # set once the effect is durable and the answer is out
+    # True once the effect is durable and the answer is out (or refused for good);
+    # False if the pool gave up on it: its update is not done.
+    done: asyncio.Future[bool]
+
+    @property
+    def finished(self) -> bool:
+        """Done for good: its update may be confirmed to Telegram."""
+        return self.done.done() and not self.done.cancelled() and self.done.result()
 
 
 class _Stop:
@@ -68,12 +84,17 @@ class Pool:
         self.batch_max = batch_max
         self.max_workers = max_workers
         self.clock = clock
-        # Updates below this offset are confirmed to Telegram and can never come back,
-        # so their dedupe records may be dropped. The poller sets it.
-        self.confirmed_below: int | None = None
+        # What Telegram has been told (the poller sets it): dedupe records it proves
+        # can never be needed again are dropped at the next write.
+        self.confirmed: Confirmed | None = None
+        # Update ids whose records must stay whatever `confirmed` says: the updates the
+        # bot holds on disk to apply again after a restart (see held.py).
+        self.keep_records: Callable[[], Container[int]] = frozenset
         self.flushes = 0
         self._workers: dict[int, _Worker] = {}
         self._moved: dict[int, int] = {}  # migrated group id -> its new id
+        # new group id -> (old id -> the migration jobs waiting for it to succeed)
+        self._unfinished: dict[int, dict[int, list[Job]]] = {}
         self._closing = False
         self._room = asyncio.Event()  # a worker left or fell idle; replaced: a broadcast
 
@@ -85,7 +106,7 @@ class Pool:
     def queued(self) -> int:
         return sum(w.queue.qsize() for w in self._workers.values())
 
-    async def submit(self, request: Request) -> asyncio.Future[None]:
+    async def submit(self, request: Request) -> Job:
         """Queue `request` on its chat's worker; waits while that queue is full."""
         if self._closing:
             raise RuntimeError("the pool is closing")
@@ -99,9 +120,9 @@ class Pool:
             worker = self._workers.get(chat_id)
         if worker is None:
             worker = self._workers[chat_id] = _Worker(self, chat_id)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await worker.queue.put(Job(request, done))
-        return done
+        job = Job(request, asyncio.get_running_loop().create_future())
+        await worker.queue.put(job)
+        return job
 
     async def retire(self, chat_id: int, moved_to: int) -> None:
         """Route `chat_id` to `moved_to` from now on, after its worker has finished."""
@@ -112,21 +133,30 @@ class Pool:
 
     async def close(self, grace: float | None = None) -> None:
         """Let every worker finish what it has taken, then stop them all. Past `grace` seconds
-        the rest is abandoned: it is on disk or not, and its updates are unconfirmed,
-        so Telegram delivers them again and the dedupe records answer them."""
+        the rest is abandoned (its jobs resolve False): it is on disk or not, and its
+        updates are not done, so they come again and the dedupe records answer them."""
         self._closing = True
         workers = list(self._workers.values())
-        if not workers:
-            return
-        stops = [asyncio.ensure_future(w.stop()) for w in workers]
-        _, late = await asyncio.wait(stops, timeout=grace)
-        if late:
-            log.warning("stopping: gave up waiting for %d chats", len(late))
-            for worker in workers:
-                worker.cancel()
-            for stop in late:
-                stop.cancel()  # it may be waiting to queue its sentinel
-            await asyncio.gather(*stops, return_exceptions=True)
+        if workers:
+            stops = [asyncio.ensure_future(w.stop()) for w in workers]
+            _, late = await asyncio.wait(stops, timeout=grace)
+            if late:
+                log.warning("stopping: gave up waiting for %d chats", len(late))
+                for worker in workers:
+                    worker.cancel()
+                for stop in late:
+                    stop.cancel()  # it may be waiting to queue its sentinel
+                await asyncio.gather(*stops, return_exceptions=True)
+        for waiting in self._unfinished.values():
+            for jobs in waiting.values():
+                for job in jobs:
+                    _resolve(job, ok=False)
+        self._unfinished.clear()
+
+    def _wait_for_migration(self, new_id: int, old_id: int, job: Job | None) -> None:
+        jobs = self._unfinished.setdefault(new_id, {}).setdefault(old_id, [])
+        if job is not None:
+            jobs.append(job)
 
     async def _make_room(self) -> None:
         """A burst from thousands of chats must not mean thousands of live workers:
@@ -159,6 +189,7 @@ class _Worker:
         self.sending: asyncio.Task[None] | None = None
         self.unsent = 0  # answers handed to the outbox and not yet out
         self.waiting = False  # blocked on its queue, nothing in hand
+        self.answered: set[int] = set()  # ids of the batch's jobs whose answer is posted
         self.task = asyncio.create_task(self.run(), name=f"chat:{chat_id}")
 
     async def stop(self) -> None:
@@ -176,65 +207,121 @@ class _Worker:
             self.sending.cancel()
 
     async def run(self) -> None:
+        taken: list[Job] = []  # in hand: resolved False if the worker is cancelled
         try:
             while True:
-                try:
-                    self.waiting = True
-                    if self.idle:
-                        self.pool._room_made()
-                    first = await asyncio.wait_for(self.queue.get(), self.pool.idle_seconds)
-                except TimeoutError:
-                    if self.queue.empty():
-                        # No await between this check and leaving the pool's table, so
-                        # no request can slip into a queue nobody reads.
-                        self.pool._forget(self)
-                        break
-                    continue
-                finally:
-                    self.waiting = False
-                batch = [first]
-                while len(batch) < self.pool.batch_max and not self.queue.empty():
-                    batch.append(self.queue.get_nowait())
-                jobs = [j for j in batch if isinstance(j, Job)]
+                batch = await self._next_batch()
+                if not batch:
+                    break  # idle past its time: gone from the pool's table already
+                taken = [j for j in batch if isinstance(j, Job)]
                 if self.unsent >= self.pool.queue_size and self.sending is not None:
                     # Answers pile up faster than Telegram takes them: stop taking
                     # work, so the queue fills and the poller slows down.
-                    await self.sending
-                if jobs:
-                    await self._handle(jobs)
-                if any(isinstance(j, _Stop) for j in batch):
-                    # Jobs queued behind a stop (a migration racing) go to whoever
-                    # handles this chat id next.
+                    with contextlib.suppress(Exception):
+                        await self.sending
+                moved_to = await self._handle_guarded(taken) if taken else None
+                if moved_to is not None or any(isinstance(j, _Stop) for j in batch):
+                    # What is queued behind a stop (a migration racing), or everything
+                    # of a chat found moved, goes to whoever handles its id now.
                     self.pool._forget(self)
-                    await self._hand_over()
+                    handing, taken = (taken if moved_to is not None else []), []
+                    await self._hand_over(handing, moved_to is not None)
                     break
+                taken = []
         finally:
             self.pool._forget(self)
+            for job in [*taken, *_drain(self.queue)]:
+                if isinstance(job, Job):
+                    _resolve(job, ok=False)  # cancelled: abandoned, not done
             if self.sending is not None:
-                await self.sending
+                with contextlib.suppress(Exception):
+                    await self.sending
 
-    async def _hand_over(self) -> None:
-        left = [j for j in _drain(self.queue) if isinstance(j, Job)]
-        if self.pool._closing:
+    async def _next_batch(self) -> list[Job | _Stop]:
+        """Every request waiting, up to batch_max; empty once idle past the pool's time."""
+        while True:
+            try:
+                self.waiting = True
+                if self.idle:
+                    self.pool._room_made()
+                first = await asyncio.wait_for(self.queue.get(), self.pool.idle_seconds)
+            except TimeoutError:
+                if self.queue.empty():
+                    # No await between this check and leaving the pool's table, so
+                    # no request can slip into a queue nobody reads.
+                    self.pool._forget(self)
+                    return []
+                continue
+            finally:
+                self.waiting = False
+            batch = [first]
+            while len(batch) < self.pool.batch_max and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            return batch
+
+    async def _hand_over(self, in_hand: list[Job], moved: bool) -> None:
+        """Pass `in_hand` and what is still queued to whichever worker handles the chat id
+        now (the new one, for a group that moved)."""
+        left = in_hand + [j for j in _drain(self.queue) if isinstance(j, Job)]
+        if self.pool._closing and not moved:
             if left:
-                await self._handle(left)
+                await self._handle_guarded(left)
             return
         for job in left:
-            moved = await self.pool.submit(job.request)
-            moved.add_done_callback(functools.partial(_resolve_after, job))
+            try:
+                moved_job = await self.pool.submit(job.request)
+            except RuntimeError:  # the pool is closing: not taken, so not done
+                _resolve(job, ok=False)
+                continue
+            moved_job.done.add_done_callback(functools.partial(_resolve_after, job))
 
-    async def _handle(self, jobs: list[Job]) -> None:
+    async def _handle_guarded(self, jobs: list[Job]) -> int | None:
+        """`_handle`, with the promise that every job gets an answer whatever fails; the
+        chat's new id if its files say it moved (then nothing was handled)."""
+        self.answered = set()
+        try:
+            return await self._handle(jobs)
+        except Exception:
+            log.exception("chat %s: handling %d commands failed", self.chat_id, len(jobs))
+            self.docs.clear()  # memory may be off: read the truth from disk next time
+            unanswered = [j for j in jobs if id(j) not in self.answered and not j.done.done()]
+            if unanswered:
+                self._send([(job, (BROKEN,)) for job in unanswered])
+            return None
+
+    async def _handle(self, jobs: list[Job]) -> int | None:
+        if not self.opened:
+            moved_to = await self._open()
+            if moved_to is not None:
+                return moved_to
+        await self._retry_migrations()
         run: list[Job] = []
         for job in jobs:
             if job.request.command == MIGRATE:
                 if run:
                     await self._process(run)
                     run = []
-                await self._migrate(job)
+                await self._migrate(int(job.request.args), job)
             else:
                 run.append(job)
         if run:
             await self._process(run)
+        return None
+
+    async def _open(self) -> int | None:
+        """First use of the chat: clean up after a crash; the new id if the group moved."""
+        opened = await self.pool.store.open_chat(self.chat_id)
+        if opened.removed:
+            log.info("chat %s: removed temp files a crash left: %s", self.chat_id, opened.removed)
+        self.opened = True
+        if opened.moved_to is None:
+            return None
+        log.info("chat %s: moved to %s; its commands go there", self.chat_id, opened.moved_to)
+        self.pool._moved[self.chat_id] = opened.moved_to
+        # The move may be half done (a crash, a disk fault): the new id's worker makes
+        # sure of it before its next batch.
+        self.pool._wait_for_migration(opened.moved_to, self.chat_id, None)
+        return opened.moved_to
 
     async def _process(self, jobs: list[Job]) -> None:
         """Group commit: apply all, write each changed file once, then answer."""
@@ -275,11 +362,6 @@ class _Worker:
             return Outcome((FAILED,))
 
     async def _load(self, key: FileKey) -> None:
-        if not self.opened:
-            removed = await self.pool.store.open_chat(self.chat_id)
-            if removed:
-                log.info("chat %s: removed temp files left by a crash: %s", self.chat_id, removed)
-            self.opened = True
         loaded = await self.pool.store.read(key)
         self.docs[key] = loaded.doc
         if loaded.set_aside is not None:
@@ -295,15 +377,24 @@ class _Worker:
         # The bounty list first: a tracking file must not be saved pointing at a
         # bounty whose creation then failed to save.
         order = sorted(dirty, key=lambda k: (k.name not in (GROUP_FILE, USER_FILE), k))
+        keep = self.pool.keep_records()
         for i, key in enumerate(order):
             doc = self.docs[key]
             assert doc is not None
-            doc = prune_applied(doc, now, self.pool.confirmed_below)
+            doc = prune_applied(doc, now, self.pool.confirmed, keep)
             try:
                 await self.pool.store.write(key, doc)
-            except NotSaved as e:
-                log.error("chat %s: %s not saved: %s", self.chat_id, key.name, e)
-                # Memory goes back to what is on disk; the next write starts afresh.
+            except Exception as e:
+                # A full or read-only disk (NotSaved), or a bug: either way the old file
+                # is in place, and memory goes back to it; the next write starts afresh.
+                log.error(
+                    "chat %s: %s not saved: %s (check that %s is writable and its disk has room)",
+                    self.chat_id,
+                    key.name,
+                    e,
+                    self.pool.store.root,
+                    exc_info=not isinstance(e, NotSaved),
+                )
                 for unsaved in order[i:]:
                     self.docs[unsaved] = before[unsaved]
                 return False
@@ -317,6 +408,7 @@ class _Worker:
             answers[0] = (job, (*self.notices, *texts))
             self.notices = []
         replies = [(job, self._reply(job.request, texts)) for job, texts in answers]
+        self.answered.update(id(job) for job, _ in replies)
         self.unsent += len(replies)
         self.sending = asyncio.create_task(
             self._deliver(self.sending, replies), name=f"send:{self.chat_id}"
@@ -334,15 +426,17 @@ class _Worker:
                 try:
                     await self.pool.outbox.deliver(ticket)
                 except Exception:
+                    # A bug of the send path: logged, and the update counts as done
+                    # rather than coming back to fail again.
                     log.exception("chat %s: sending an answer failed", self.chat_id)
                 finally:
                     self.unsent -= 1
-                    _resolve(job)
-                    if self.idle:
-                        self.pool._room_made()
+                _resolve(job, ok=True)
+                if self.idle:
+                    self.pool._room_made()
         finally:
             for job, _ in replies:
-                _resolve(job)
+                _resolve(job, ok=False)  # cancelled before its answer went out
 
     def _reply(self, request: Request, texts: tuple[str, ...]) -> Ticket:
         in_group = request.kind == "group"
@@ -358,19 +452,39 @@ class _Worker:
             )
         )
 
-    async def _migrate(self, job: Job) -> None:
-        """Move the old group's files under this (new) id; keep the old directory aside."""
-        old_id, new_id = int(job.request.args), self.chat_id
+    async def _retry_migrations(self) -> None:
+        """Finish the moves into this chat that a fault interrupted, before its next batch."""
+        waiting = self.pool._unfinished.get(self.chat_id)
+        for old_id in list(waiting or ()):
+            await self._migrate(old_id, None)
+
+    async def _migrate(self, old_id: int, job: Job | None) -> None:
+        """Move the old group's files under this (new) id. Until that has happened, the
+        job stays unresolved (its update not done) and every later batch of this chat
+        tries again."""
+        new_id = self.chat_id
         try:
             await self.pool.retire(old_id, new_id)
             merge = functools.partial(commands.migrate_group, old_id, new_id)
             result = await self.pool.store.migrate(old_id, new_id, merge)
-            log.info("chat %s: migration from %s: %s", new_id, old_id, result)
-        except (NotSaved, OSError) as e:
-            log.error("chat %s: migration from %s failed: %s", new_id, old_id, e)
+        except Exception as e:
+            log.error(
+                "chat %s: migration from %s failed, tried again at the next command: %s",
+                new_id,
+                old_id,
+                e,
+                exc_info=not isinstance(e, OSError),
+            )
+            self.pool._wait_for_migration(new_id, old_id, job)
+            return
         finally:
             self.docs.clear()  # reloaded from disk on next use
-            _resolve(job)
+        log.info("chat %s: migration from %s: %s", new_id, old_id, result)
+        waiting = self.pool._unfinished.get(new_id, {})
+        for done in [*waiting.pop(old_id, []), *([job] if job is not None else [])]:
+            _resolve(done, ok=True)
+        if not waiting:
+            self.pool._unfinished.pop(new_id, None)
 
 
 def _drain(queue: asyncio.Queue[Job | _Stop]) -> list[Job | _Stop]:
@@ -380,10 +494,10 @@ def _drain(queue: asyncio.Queue[Job | _Stop]) -> list[Job | _Stop]:
     return items
 
 
-def _resolve_after(job: Job, _moved: asyncio.Future[None]) -> None:
-    _resolve(job)
+def _resolve_after(job: Job, moved: asyncio.Future[bool]) -> None:
+    _resolve(job, ok=not moved.cancelled() and moved.exception() is None and moved.result())
 
 
-def _resolve(job: Job) -> None:
+def _resolve(job: Job, *, ok: bool) -> None:
     if not job.done.done():
-        job.done.set_result(None)
+        job.done.set_result(ok)

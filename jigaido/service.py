@@ -2,7 +2,9 @@
 
 The bot runs its own `getUpdates` loop instead of aiogram's `start_polling`, which
 confirms a batch before its handlers have run: here an update is confirmed (by the
-offset of a later `getUpdates`) only once its effect is on disk and its answer sent.
+offset of a later `getUpdates`) only once its effect is on disk and its answer sent,
+or once it is held on disk to be finished later (held.py), so that one slow chat never
+stops the others' updates from being fetched.
 """
 
 from __future__ import annotations
@@ -13,21 +15,27 @@ import gc
 import logging
 import signal
 from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
 from jigaido import botapi, telegram, webhook
 from jigaido.errors import ConfigError
+from jigaido.held import HOLD_SECONDS, Held
+from jigaido.model import Confirmed
 from jigaido.notify import Notifier
 from jigaido.outbox import Outbox
-from jigaido.pool import Pool
+from jigaido.pool import Job, Pool
 from jigaido.settings import Settings
-from jigaido.store import Store
+from jigaido.store import Store, in_thread
+from jigaido.updates import Unreadable, get_updates
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +45,40 @@ FRONT_WAIT = 0.2
 # ... and when a fetch brings nothing new, wait this long for progress before the next,
 # so a slow chat does not turn polling into a tight loop.
 IDLE_REFETCH = 1.0
+# Once this many updates wait for the oldest unconfirmed one, the unfinished ones are
+# held on disk (held.py) and confirmed: getUpdates returns at most 100 updates from
+# the offset, and none may wait for one slow chat. (An update unfinished for
+# held.HOLD_SECONDS is held too, so that polling goes back to long polls.)
+HOLD_BACKLOG = 50
 # On SIGTERM, how long to wait for the work already taken, and then for the workers to
 # stop: together well inside the 10 s a service manager should have to wait.
 DRAIN_SECONDS = 7.0
 CLOSE_SECONDS = 1.5
 
 
+@dataclass(slots=True)
+class _Taken:
+    job: Job | None  # None: nothing to wait for
+    at: float  # when it was taken, on the loop's clock
+    held: bool = False  # written to held-updates.json: it may be confirmed
+
+    @property
+    def finished(self) -> bool:
+        return self.held or self.job is None or self.job.finished
+
+
 class Poller:
-    def __init__(self, bot: Bot, dispatcher: Dispatcher, pool: Pool, *, timeout: int = 30) -> None:
+    def __init__(
+        self, bot: Bot, dispatcher: Dispatcher, pool: Pool, held: Held, *, timeout: int = 30
+    ) -> None:
         self.bot = bot
         self.dispatcher = dispatcher
         self.pool = pool
+        self.held = held
         self.timeout = timeout
         self.allowed_updates = dispatcher.resolve_used_update_types()
         self.offset: int | None = None
-        # Update id -> its completion (None: nothing to wait for), in arrival order.
-        self.pending: OrderedDict[int, asyncio.Future[None] | None] = OrderedDict()
+        self.pending: OrderedDict[int, _Taken] = OrderedDict()  # in arrival order
         self.stopping = asyncio.Event()
         self.fetches = 0
 
@@ -62,42 +88,54 @@ class Poller:
     async def run(self) -> None:
         while not self.stopping.is_set():
             await self._wait_for_front(FRONT_WAIT)
+            await self._hold_if_stuck()
             updates = await botapi.until_answered(self._fetch, "getUpdates", self.stopping)
             if updates is None:
                 break  # stopping
             fresh = [u for u in updates if u.update_id not in self.pending]
+            loop = asyncio.get_running_loop()
             for update in fresh:
                 if self.stopping.is_set():
                     break  # not taken, so not confirmed: Telegram keeps it for next time
-                self.pending[update.update_id] = await telegram.feed(
-                    self.dispatcher, self.bot, update
-                )
+                if isinstance(update, Unreadable):
+                    # Skipped, never fatal: done at once, so the offset moves past it.
+                    log.error("%s skipped, aiogram cannot read it (%s)", update.name, update.why)
+                    if update.update_id is not None:
+                        self.pending[update.update_id] = _Taken(None, loop.time())
+                    continue
+                job = await telegram.feed(self.dispatcher, self.bot, update)
+                self.pending[update.update_id] = _Taken(job, loop.time())
             if updates and not fresh:
                 await self._wait_for_any(IDLE_REFETCH)
         await self.drain()
 
     async def drain(self) -> None:
-        """Wait (bounded) for what was taken, then confirm what is done."""
-        waiting = [f for f in self.pending.values() if f is not None and not f.done()]
+        """Wait (bounded) for what was taken, hold what is not done, confirm the rest."""
+        waiting = self._unfinished_jobs()
         if waiting:
             log.info("waiting for %d updates in progress", len(waiting))
-            await asyncio.wait(waiting, timeout=DRAIN_SECONDS)
+            await asyncio.wait([j.done for j in waiting], timeout=DRAIN_SECONDS)
+        await self._hold(self._unfinished_jobs())
         self._advance()
         if self.offset is not None:
             with contextlib.suppress(*botapi.TRANSIENT):
-                await self.bot.get_updates(
-                    offset=self.offset, limit=1, timeout=0, request_timeout=5
+                await get_updates(
+                    self.bot, GetUpdates(offset=self.offset, limit=1, timeout=0), request_timeout=5
                 )
 
-    async def _fetch(self) -> list[Update] | None:
+    async def _fetch(self) -> Sequence[Update | Unreadable] | None:
         self._advance()
         busy = bool(self.pending)  # unconfirmed updates come back at once; no long poll
         offset = self.offset
+        sent_at = int(self.pool.clock())
         fetch = asyncio.ensure_future(
-            self.bot.get_updates(
-                offset=offset,
-                timeout=0 if busy else self.timeout,
-                allowed_updates=self.allowed_updates,
+            get_updates(
+                self.bot,
+                GetUpdates(
+                    offset=offset,
+                    timeout=0 if busy else self.timeout,
+                    allowed_updates=self.allowed_updates,
+                ),
                 request_timeout=self.timeout + 15,
             )
         )
@@ -114,42 +152,61 @@ class Poller:
         updates = fetch.result()
         self.fetches += 1
         if offset is not None:
-            # Telegram has now been told: records of updates below it may go.
-            self.pool.confirmed_below = offset
+            # Telegram has now been told: records of updates below it that had arrived
+            # before it was sent may go.
+            self.pool.confirmed = Confirmed(offset, sent_at)
         return updates
 
     def _advance(self) -> None:
         while self.pending:
-            update_id, done = next(iter(self.pending.items()))
-            if done is not None and not done.done():
+            update_id, taken = next(iter(self.pending.items()))
+            if not taken.finished:
                 break
             self.pending.popitem(last=False)
             self.offset = update_id + 1
         if self.pending:
             self.offset = next(iter(self.pending))
 
+    def _unfinished_jobs(self) -> list[Job]:
+        return [t.job for t in self.pending.values() if t.job is not None and not t.finished]
+
+    async def _hold_if_stuck(self) -> None:
+        """Hold what is unfinished once HOLD_BACKLOG updates wait for the oldest one, or
+        it has waited HOLD_SECONDS: their updates may then be confirmed."""
+        self._advance()
+        if not self.pending:
+            return
+        front = next(iter(self.pending.values()))
+        waited = asyncio.get_running_loop().time() - front.at
+        if waited >= HOLD_SECONDS or len(self.pending) >= HOLD_BACKLOG:
+            await self._hold(self._unfinished_jobs())
+
+    async def _hold(self, jobs: list[Job]) -> None:
+        if not jobs or not await self.held.hold(jobs):
+            return  # the disk refused: they stay unconfirmed, Telegram keeps them
+        for taken in self.pending.values():
+            if taken.job is not None and not taken.finished:
+                taken.held = True
+
     async def _wait_for_front(self, seconds: float) -> None:
         self._advance()
         if not self.pending:
             return
         front = next(iter(self.pending.values()))
-        if front is not None:
-            await asyncio.wait([front], timeout=seconds)
+        if front.job is not None:
+            await asyncio.wait([front.job.done], timeout=seconds)
 
     async def _wait_for_any(self, seconds: float) -> None:
-        waiting = [f for f in self.pending.values() if f is not None and not f.done()]
+        waiting: list[asyncio.Future[Any]] = [j.done for j in self._unfinished_jobs()]
         if not waiting:
             return
         stop = asyncio.ensure_future(self.stopping.wait())
-        awaited: list[asyncio.Future[Any]] = [*waiting, stop]
         try:
-            await asyncio.wait(awaited, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                [*waiting, stop], timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             stop.cancel()
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), seconds)
 
 
 def make_bot(settings: Settings) -> Bot:
@@ -197,14 +254,17 @@ async def run(settings: Settings) -> None:
             tz=settings.tz,
             idle_seconds=settings.idle_seconds,
         )
+        held = Held(settings.data_dir)
+        pool.keep_records = lambda: held.ids
         dispatcher = Dispatcher(pool=pool, bot_username=username)
         dispatcher.include_router(telegram.router)
+        await resubmit_held(pool, held)
         life = _Life(notifier, pool)
         started = f"jigaido started as @{username}, data in {settings.data_dir}"
         freeze_start_up_objects()
         try:
             if settings.webhook is None:
-                poller = Poller(bot, dispatcher, pool, timeout=settings.poll_timeout)
+                poller = Poller(bot, dispatcher, pool, held, timeout=settings.poll_timeout)
                 stopping_task = asyncio.ensure_future(stopping.wait())
                 stopping_task.add_done_callback(lambda _t: poller.stop())
                 life.ready("polling", started)
@@ -216,6 +276,7 @@ async def run(settings: Settings) -> None:
                 await webhook.serve(
                     bot,
                     dispatcher,
+                    held,
                     settings.webhook,
                     stopping,
                     lambda handler: life.ready("webhook", started, handler),
@@ -225,12 +286,24 @@ async def run(settings: Settings) -> None:
             notifier.stopping()
             try:
                 await pool.close(grace=CLOSE_SECONDS)
+                await held.close()
             finally:
                 await life.close()
         log.info("jigaido stopped")
     finally:
         await bot.session.close()
         notifier.close()
+
+
+async def resubmit_held(pool: Pool, held: Held) -> None:
+    """Submit again what the last run held and did not finish: Telegram will not send
+    those updates again (they were confirmed), and their chats' dedupe records answer
+    what was applied already instead of applying it twice."""
+    requests = await in_thread(held.load)
+    if requests:
+        log.info("finishing %d updates held by the last run", len(requests))
+    for request in requests:
+        held.watch(await pool.submit(request))
 
 
 def freeze_start_up_objects() -> None:

@@ -3,7 +3,6 @@ answer becomes a `sendMessage`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiogram import Bot, Dispatcher, Router
@@ -31,7 +30,7 @@ from jigaido import args
 from jigaido.commands import GROUP_COMMANDS, MIGRATE, ChatKind, Request
 from jigaido.errors import ChatMoved, RetryLater, Undeliverable
 from jigaido.outbox import SendFunc
-from jigaido.pool import Pool
+from jigaido.pool import Job, Pool
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +59,17 @@ PRIVATE_MENU = [
 @router.message()
 async def on_message(
     message: Message, event_update: Update, pool: Pool, bot_username: str
-) -> asyncio.Future[None] | None:
-    """Hand a command to its chat's worker; the returned future tells the poller when
-    the update may be confirmed. Everything else is ignored."""
+) -> Job | None:
+    """Hand a command to its chat's worker; the job tells the poller when the update may
+    be confirmed. Everything else is ignored."""
     request = to_request(message, event_update.update_id, bot_username)
     if request is None:
         return None
     return await pool.submit(request)
 
 
-async def feed(dispatcher: Dispatcher, bot: Bot, update: Update) -> asyncio.Future[None] | None:
-    """Hand `update` to the router: its completion, or None when there is nothing to wait
+async def feed(dispatcher: Dispatcher, bot: Bot, update: Update) -> Job | None:
+    """Hand `update` to the router: its chat's job, or None when there is nothing to wait
     for. A handler's failure is logged and the update counts as done, so one bad update
     cannot come back forever."""
     try:
@@ -78,7 +77,7 @@ async def feed(dispatcher: Dispatcher, bot: Bot, update: Update) -> asyncio.Futu
     except Exception:
         log.exception("update %s could not be handled", update.update_id)
         return None
-    return result if isinstance(result, asyncio.Future) else None
+    return result if isinstance(result, Job) else None
 
 
 def to_request(message: Message, update_id: int, bot_username: str) -> Request | None:

@@ -16,12 +16,13 @@ from collections.abc import Callable
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import Update
 from aiohttp import web
 
 from jigaido import botapi, telegram
 from jigaido.errors import ConfigError
+from jigaido.held import HOLD_SECONDS, Held
 from jigaido.settings import WebhookSettings
+from jigaido.updates import Unreadable, read
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,11 @@ class WebhookHandler:
     """The aiohttp handler: check the secret, feed the update, answer once it is done."""
 
     def __init__(
-        self, bot: Bot, dispatcher: Dispatcher, secret: str, stopping: asyncio.Event
+        self, bot: Bot, dispatcher: Dispatcher, held: Held, secret: str, stopping: asyncio.Event
     ) -> None:
         self.bot = bot
         self.dispatcher = dispatcher
+        self.held = held
         self.secret = secret.encode()
         self.stopping = stopping
         self.in_flight = 0
@@ -58,28 +60,46 @@ class WebhookHandler:
             self.in_flight -= 1
 
     async def _handle(self, request: web.Request) -> web.Response:
+        """Feed the update and answer 200 once it is done, or once it is held on disk to
+        be finished later (past HOLD_SECONDS: a slow chat must not keep Telegram's
+        connection, and the updates queued behind it, waiting). An update that aiogram cannot
+        read (a legacy forward, say) is logged and answered 200 all the same: dropped,
+        since Telegram would deliver it again after any other answer, for 24 hours, and
+        it would never read better. A body that is not JSON is no update of Telegram's:
+        400."""
         try:
-            update = Update.model_validate(await request.json(), context={"bot": self.bot})
-        except ValueError as e:  # pydantic's ValidationError is one too
-            log.error("a webhook request with the right secret is not an update: %s", e)
-            return web.Response(status=400, text="not a Telegram update")
-        done = await telegram.feed(self.dispatcher, self.bot, update)
-        if done is not None:
-            # Shielded: a closed connection must not cancel the chat worker's job.
-            await asyncio.shield(done)
-        return web.Response(status=200)
+            body = await request.json()
+        except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are both
+            log.error("a webhook request with the right secret is not JSON: %s", e)
+            return web.Response(status=400, text="not JSON")
+        update = read(body, self.bot)
+        if isinstance(update, Unreadable):
+            log.error("%s dropped, aiogram cannot read it (%s)", update.name, update.why)
+            return web.Response(status=200)
+        job = await telegram.feed(self.dispatcher, self.bot, update)
+        if job is None:
+            return web.Response(status=200)
+        # Shielded: a closed connection must not cancel the chat worker's job.
+        await asyncio.wait([asyncio.shield(job.done)], timeout=HOLD_SECONDS)
+        if not job.finished and not await self.held.hold([job]):
+            await asyncio.shield(job.done)  # the disk refused: wait for the job itself
+        if job.finished or job.request.update_id in self.held.ids:
+            return web.Response(status=200)
+        # The pool gave up on it (stopping): Telegram must send it again.
+        return web.Response(status=503, text="not done; send it again later")
 
 
 async def serve(
     bot: Bot,
     dispatcher: Dispatcher,
+    held: Held,
     settings: WebhookSettings,
     stopping: asyncio.Event,
     on_ready: Callable[[WebhookHandler], None],
 ) -> None:
     """Listen, register the webhook, serve until `stopping`, then finish the requests in
     flight (bounded by DRAIN_SECONDS) and return."""
-    handler = WebhookHandler(bot, dispatcher, settings.secret, stopping)
+    handler = WebhookHandler(bot, dispatcher, held, settings.secret, stopping)
     app = web.Application()
     app.router.add_post(settings.path, handler)
     runner = web.AppRunner(

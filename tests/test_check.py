@@ -3,14 +3,19 @@ only reads."""
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import os
 import time
 from pathlib import Path
 
 from jigaido.check import STALE_SECONDS, main, scan
+from jigaido.commands import migrate_group
+from jigaido.datadir import LOCK_FILE, hold
+from jigaido.held import HELD_FILE
 from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook
-from jigaido.store import Store, encode
+from jigaido.store import MOVED_FILE, Store, encode
 from tests.e2e.harness import run_jigaido
 
 GROUP = -1001
@@ -173,3 +178,56 @@ def test_cli_needs_no_token_and_finds_the_data_directory_as_run_does(tmp_path: P
     assert missing.stderr.splitlines() == [
         f"jigaido check: no data directory at {tmp_path / 'nope'}"
     ]
+
+
+def test_the_running_bots_lock_is_neither_reported_nor_needed(tmp_path: Path) -> None:
+    """jigaido.lock, held by a running bot, is not "not a jigaido file", and `jigaido
+    check` runs while the lock is held (it never takes it)."""
+    healthy(tmp_path)
+    with hold(tmp_path):
+        assert (tmp_path / LOCK_FILE).is_file()
+        done = run_jigaido("check", "--data-dir", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [f"{tmp_path}: 3 files in 2 chats checked, all clean"]
+
+
+def test_a_moved_group_and_an_unfinished_move_are_reported(tmp_path: Path) -> None:
+    """A group whose move is done keeps its old files beside its marker: reported, to be
+    removed later. A marker without the merge in the new group.json is a move still
+    unfinished: reported as such. Neither marker is "not a jigaido file"."""
+    store = healthy(tmp_path)
+    merge = functools.partial(migrate_group, GROUP, -1001001)
+    store.migrate_sync(GROUP, -1001001, merge)
+    store.write_sync(FileKey.group(-5), GroupBook(-5, 2, (bounty(1),)))
+    (tmp_path / "-5" / MOVED_FILE).write_text('{"group_id": -5, "migrated_to": -1005}')
+    status, lines = report_lines(tmp_path)
+    assert status == 1
+    findings = dict(line.split(": ", 1) for line in lines[:-1])
+    assert findings[str(tmp_path / str(GROUP))].startswith(
+        f"group {GROUP} became supergroup -1001001; its data is in -1001001/"
+    )
+    assert findings[str(tmp_path / "-5")].startswith(
+        "an unfinished move of group -5 to supergroup -1005"
+    )
+    assert len(findings) == 2, findings
+
+
+def test_held_updates_are_a_note_and_a_damaged_file_a_problem(tmp_path: Path) -> None:
+    """held-updates.json holding updates for a while is a note (the bot finishes them);
+    one that does not parse needs attention."""
+    healthy(tmp_path)
+    held = tmp_path / HELD_FILE
+    request = {"update_id": 9, "chat_id": 77, "kind": "private", "user_id": 77,
+               "message_id": 3, "command": "add", "args": "x"}  # fmt: skip
+    held.write_text(json.dumps({"held": [{"at": 1, "request": request}]}))
+    age(held, STALE_SECONDS + 5)
+    status, lines = report_lines(tmp_path)
+    assert status == 0, lines
+    assert lines[0] == (
+        f"{held}: note: 1 updates the bot took and confirmed before finishing them (a chat "
+        "Telegram held back, a disk fault); it finishes them as it goes, or at its next start"
+    )
+    held.write_text('{"held": [{"at": 1}]}')
+    status, lines = report_lines(tmp_path)
+    assert status == 1
+    assert lines[0].startswith(f"{held}: breaks its format (an entry without a request)")

@@ -96,7 +96,7 @@ def req(update_id: int, command: str, args: str = "") -> Request:
 
 
 async def run(pool: Pool, *requests: Request) -> None:
-    futures = [await pool.submit(r) for r in requests]
+    futures = [(await pool.submit(r)).done for r in requests]
     await asyncio.gather(*futures)
 
 

@@ -44,7 +44,7 @@ def req(update_id: int, command: str, args: str = "", *, chat: int = GROUP) -> R
 
 
 async def run(pool: Pool, *requests: Request) -> None:
-    futures = [await pool.submit(r) for r in requests]
+    futures = [(await pool.submit(r)).done for r in requests]
     await asyncio.gather(*futures)
 
 
@@ -134,7 +134,7 @@ NEW = -100777
 async def test_migration_under_load(tmp_path: Path) -> None:
     """Commands for the old and the new id arriving around the migration message, with
     a directory already under the new id: every bounty ends under the new id exactly
-    once, tracking follows its bounty, and the old directory is kept aside."""
+    once, tracking follows its bounty, and the old directory is kept, marked as moved."""
     recorder = Recorder()
     pool = Pool(Store(tmp_path), Outbox(recorder), tz=UTC)
     await run(pool, req(1, "add", "old a"), req(2, "add", "old b"), req(3, "track", "2"))
@@ -142,16 +142,16 @@ async def test_migration_under_load(tmp_path: Path) -> None:
     update = 10
     futures = []
     for i in range(30):
-        futures.append(await pool.submit(req(update, "add", f"old {i}")))
-        futures.append(await pool.submit(req(update + 1, "add", f"new {i}", chat=NEW)))
+        futures.append((await pool.submit(req(update, "add", f"old {i}"))).done)
+        futures.append((await pool.submit(req(update + 1, "add", f"new {i}", chat=NEW))).done)
         update += 2
         if i == 10:
             migrate = Request(update, NEW, "group", None, 1, MIGRATE, str(GROUP))
-            futures.append(await pool.submit(migrate))
+            futures.append((await pool.submit(migrate)).done)
             update += 1
     second = Request(update, NEW, "group", None, 2, MIGRATE, str(GROUP))  # the other message
-    futures.append(await pool.submit(second))
-    futures.append(await pool.submit(req(update + 1, "add", "old late")))
+    futures.append((await pool.submit(second)).done)
+    futures.append((await pool.submit(req(update + 1, "add", "old late"))).done)
     await asyncio.gather(*futures)
     await pool.close()
 
@@ -168,6 +168,9 @@ async def test_migration_under_load(tmp_path: Path) -> None:
     tracks = json.loads((tmp_path / str(NEW) / f"{USER}.json").read_text())
     by_id = {b["id"]: b["text"] for b in book["bounties"]}
     assert [by_id[i] for i in tracks["tracked"]] == ["old b"]
-    assert not (tmp_path / str(GROUP)).exists()
-    assert (tmp_path / f"{GROUP}.migrated-to-{NEW}" / "group.json").exists()
+    assert json.loads((tmp_path / str(GROUP) / "migrated.json").read_text())["migrated_to"] == NEW
+    old_book = json.loads((tmp_path / str(GROUP) / "group.json").read_text())
+    kept = [b["text"] for b in old_book["bounties"]]
+    assert kept[:2] == ["old a", "old b"]
+    assert set(kept) <= set(texts)  # the copy kept from before the move
     assert len(recorder.sent) == 2 + 1 + 1 + 60 + 1  # every command answered

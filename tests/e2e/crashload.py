@@ -22,7 +22,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import orjson
+
+from jigaido.datadir import LOCK_FILE
 from jigaido.errors import DamagedFile
+from jigaido.held import HELD_FILE
 from jigaido.model import FileKey, GroupBook, TrackList, UserBook, load
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.harness import BotProcess
@@ -149,7 +153,14 @@ def audit(api: FakeBotAPI, commands: list[Command], data_dir: Path, figures: Fig
     books: dict[int, GroupBook | UserBook] = {}
     tracks: dict[tuple[int, int], TrackList] = {}
     for path in sorted(data_dir.rglob("*")):
-        if path.is_dir():
+        if path.is_dir() or (path.parent == data_dir and path.name == LOCK_FILE):
+            continue
+        if path.parent == data_dir and path.name == HELD_FILE:
+            try:
+                orjson.loads(path.read_bytes())
+            except ValueError as e:
+                figures.unparsable_files += 1
+                figures.problems.append(f"{path.name}: {e}")
             continue
         if not path.name.endswith(".json") or path.parent.parent != data_dir:
             figures.unparsable_files += 1  # a damaged, temp or stray file is a failure here

@@ -268,7 +268,8 @@ async def test_supergroup_migration_moves_everything(api: FakeBotAPI, bot: BotPr
     assert bot.read_json(new, "6.json")["tracked"] == [1]
     assert bot.read_json(new, "6.json")["user_id"] == 6
     assert bot.read_json(new, "7.json")["tracked"] == [2]
-    assert not (bot.data_dir / str(old) / "group.json").exists(), "the old directory stayed"
+    assert bot.read_json(old, "migrated.json")["migrated_to"] == new
+    assert bot.read_json(old, "group.json") == before, "the old files are kept as they were"
     assert_private_modes(bot.data_dir)
 
     n = Chat(api, new, user_id=5)
