@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from jigaido.errors import BadInput
 
 __all__ = [
+    "FIRST_DUE_DAY",
+    "LAST_DUE_DAY",
     "MAX_LINK",
     "MAX_TEXT",
     "AddArgs",
@@ -33,6 +35,15 @@ MAX_LINK = 2048
 # Bot API clients see ids as JSON numbers; above 2**53 they stop being exact.
 MAX_ID = 2**53
 MAX_AHEAD = timedelta(days=3653)  # ten years, leap days included
+# The days a due date may fall on, in the chat's zone. A stored due must survive every
+# later use in any zone the chat may switch to: shown, its day's end, a reminder a day
+# before, Telegram's date_time entity. That entity carries a signed 32-bit Unix time
+# (MTProto `date:int`, TDLib `unix_time:int32`), which ends 2038-01-19 03:14:07 UTC:
+# 2037 is the last whole year, and even at an offset of -23:59 its last day ends before
+# 2038-01-02 UTC. 1970-01-01 starts before the epoch east of Greenwich, and its
+# reminder a day earlier everywhere; from 1971 on every zone is well past it.
+FIRST_DUE_DAY = date(1971, 1, 1)
+LAST_DUE_DAY = date(2037, 12, 31)
 
 ADD_USAGE = "Usage: /add <text> [link] [due]"
 EDIT_USAGE = (
@@ -211,14 +222,14 @@ def _due_at_end(token: str, before: str | None, now: datetime) -> tuple[Due, int
         hour, minute = int(clock.group(1)), int(clock.group(2))
         if hour > 23 or minute > 59:
             raise BadInput(f"Not a time: {token}. Use HH:MM, from 00:00 to 23:59.")
-        return _at(day, time(hour, minute), now, all_day=False), 2
+        return _at(day, time(hour, minute), now, shown=f"{before} {token}", all_day=False), 2
     relative = _RELATIVE.fullmatch(last)
     if relative is not None:
         return _relative(token, relative.group(1), relative.group(2), now), 1
     day = _day(last, now)
     if day is None:
         return None
-    return _at(day, time(0), now, all_day=True), 1
+    return _at(day, time(0), now, shown=token, all_day=True), 1
 
 
 def _day(word: str, now: datetime) -> date | None:
@@ -226,17 +237,20 @@ def _day(word: str, now: datetime) -> date | None:
     today = now.date()
     if word == "today":
         return today
-    if word == "tomorrow":
-        return today + timedelta(days=1)
     weekday = _WEEKDAYS.get(word)
-    if weekday is not None:
+    if word == "tomorrow" or weekday is not None:
+        if today >= LAST_DUE_DAY:
+            # A later day is out of range anyway; near date.max, adding would overflow.
+            raise _out_of_range(word)
+        if weekday is None:
+            return today + timedelta(days=1)
         # Strictly after today: "monday" said on a Monday means next week.
         return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
     iso = _ISO_DATE.fullmatch(word)
     if iso is not None:
         year, month, day = (int(part) for part in iso.groups())
-        if not 1970 <= year <= 9999:
-            raise BadInput(f"Not a date: {word}. The year must be from 1970 to 9999.")
+        if not FIRST_DUE_DAY.year <= year <= LAST_DUE_DAY.year:
+            raise _out_of_range(word)
         try:
             return date(year, month, day)
         except ValueError:
@@ -267,18 +281,38 @@ def _relative(token: str, count: str, unit: str, now: datetime) -> Due:
         raise BadInput(f"Not a due: {token}. Use a number from 1 up, like 3d.")
     if n is None or n * _RELATIVE_UNIT[unit] > MAX_AHEAD:
         raise BadInput(f"Too far ahead: {_show(token)}. A due can be at most 10 years away.")
+    if not FIRST_DUE_DAY - MAX_AHEAD - timedelta(days=1) <= now.date() <= LAST_DUE_DAY:
+        # No count can reach the range from such a `now` (a clock gone wrong, or a bot
+        # still running after 2037), and near datetime's own limits adding would overflow.
+        raise _out_of_range(token)
     if unit == "h":
         # Elapsed hours: wall-clock arithmetic would be off by one across a DST change.
-        return Due(ts=int(now.timestamp()) + n * 3600, all_day=False)
-    # Days and weeks keep the clock time ("1d" at 18:00 is 18:00 tomorrow), even across a
-    # DST change: aware datetime arithmetic in Python is wall-clock arithmetic.
-    return Due(ts=int((now + n * _RELATIVE_UNIT[unit]).timestamp()), all_day=False)
+        when = datetime.fromtimestamp(int(now.timestamp()) + n * 3600, now.tzinfo)
+    else:
+        # Days and weeks keep the clock time ("1d" at 18:00 is 18:00 tomorrow), even across
+        # a DST change: aware datetime arithmetic in Python is wall-clock arithmetic.
+        when = now + n * _RELATIVE_UNIT[unit]
+    _check_day(when.date(), token)
+    return Due(ts=int(when.timestamp()), all_day=False)
 
 
-def _at(day: date, clock: time, now: datetime, *, all_day: bool) -> Due:
+def _at(day: date, clock: time, now: datetime, *, shown: str, all_day: bool) -> Due:
+    _check_day(day, shown)
     # combine() with tzinfo, not replace() on a UTC value, so zoneinfo picks the offset
     # in force on that day.
     return Due(ts=int(datetime.combine(day, clock, tzinfo=now.tzinfo).timestamp()), all_day=all_day)
+
+
+def _check_day(day: date, shown: str) -> None:
+    if not FIRST_DUE_DAY <= day <= LAST_DUE_DAY:
+        raise _out_of_range(shown)
+
+
+def _out_of_range(shown: str) -> BadInput:
+    return BadInput(
+        f"Out of range: {_show(shown)}. "
+        f"A due date must be from {FIRST_DUE_DAY.isoformat()} to {LAST_DUE_DAY.isoformat()}."
+    )
 
 
 # --- checks ---------------------------------------------------------------------------

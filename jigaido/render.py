@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from jigaido.model import Bounty
 
@@ -46,7 +46,11 @@ def _utf16_len(text: str) -> int:
 
 
 def format_due(ts: int, all_day: bool, tz: tzinfo) -> str:
-    when = datetime.fromtimestamp(ts, tz)
+    """`ts` as the chat's calendar day, with the time unless `all_day`; the raw number,
+    marked, when no date can be shown for it."""
+    when = _local(ts, tz)
+    if when is None:
+        return f"not a date: {_raw(ts)}"
     # Not strftime: `%Y` is not zero-padded for years below 1000 on every platform.
     day = f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
     return day if all_day else f"{day} {when.hour:02d}:{when.minute:02d}"
@@ -55,12 +59,13 @@ def format_due(ts: int, all_day: bool, tz: tzinfo) -> str:
 def is_overdue(b: Bounty, now: int, tz: tzinfo) -> bool:
     if b.due_date_ts is None:
         return False
-    if not b.due_all_day:
+    when = _local(b.due_date_ts, tz) if b.due_all_day else None
+    if when is None or when.date() == date.max:
+        # Timed; or all day, but no calendar holds the day or its end: the moment will do.
         return now > b.due_date_ts
     # The whole local day counts. Its end comes from the calendar, not +86400: days
     # on which the clocks change last 23 or 25 hours.
-    day = datetime.fromtimestamp(b.due_date_ts, tz).date()
-    next_midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
+    next_midnight = datetime.combine(when.date() + timedelta(days=1), time(), tzinfo=tz)
     return now >= next_midnight.timestamp()
 
 
@@ -74,11 +79,39 @@ def bounty_block(b: Bounty, now: int, tz: tzinfo) -> str:
     if b.link is not None:
         lines.append(f'🔗 <a href="{html.escape(b.link, quote=True)}">{escape(b.link)}</a>')
     if b.due_date_ts is not None:
-        due = f"📅 {format_due(b.due_date_ts, b.due_all_day, tz)}"
-        if is_overdue(b, now, tz):
-            due += " ⚠️ <b>overdue</b>"
-        lines.append(due)
+        shown = format_due(b.due_date_ts, b.due_all_day, tz)
+        if _local(b.due_date_ts, tz) is None:
+            # A hand-edited file, or a v1 date near 9999 in a far zone: say how to mend it.
+            lines.append(f"📅 ⚠️ {shown} (fix it with /edit {b.id} and a new due, or nodue)")
+        elif is_overdue(b, now, tz):
+            lines.append(f"📅 {shown} ⚠️ <b>overdue</b>")
+        else:
+            lines.append(f"📅 {shown}")
     return "\n".join(lines)
+
+
+# A file may hold any integer (v1 took years up to 9999; operators edit files by hand),
+# but datetime holds only the years 1 to 9999.
+_FIRST_TS = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
+_LAST_TS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+
+
+def _local(ts: int, tz: tzinfo) -> datetime | None:
+    """`ts` in `tz`, or None when no calendar date can be shown for it."""
+    if not _FIRST_TS <= ts <= _LAST_TS:
+        return None
+    try:
+        return datetime.fromtimestamp(ts, tz)
+    except OverflowError:  # within a day of those limits, the zone's offset crossed one
+        return None
+
+
+def _raw(ts: int) -> str:
+    # str() refuses integers over 4,300 digits, and a long one would fill the message.
+    if abs(ts) < 10**20:
+        return str(ts)
+    digits = int(ts.bit_length() * 0.30103) + 1  # 0.30103: log10(2)
+    return f"a {'negative ' if ts < 0 else ''}number of about {digits:,} digits"
 
 
 def render_list(

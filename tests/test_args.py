@@ -275,12 +275,86 @@ def test_bad_date_before_link_refused() -> None:
 
 
 def test_year_out_of_range_refused() -> None:
-    """Years before 1970 or after 9999 are refused; the bounds themselves are fine."""
-    for token in ["1969-12-31", "0000-01-01"]:
-        with pytest.raises(BadInput, match=f"Not a date: {token}"):
+    """Dates outside 1971 to 2037 are refused, saying the range; the bounds are fine."""
+    for token in ["1970-12-31", "1970-01-01", "0000-01-01", "2038-01-01", "9999-12-31"]:
+        with pytest.raises(BadInput) as info:
             due_of(token)
-    assert due_of("1970-01-01") == Due(0, all_day=True)
-    assert due_of("9999-12-31 23:59") == Due(utc(9999, 12, 31, 23, 59), all_day=False)
+        assert str(info.value) == (
+            f"Out of range: {token}. A due date must be from 1971-01-01 to 2037-12-31."
+        )
+    assert due_of("1971-01-01") == Due(utc(1971, 1, 1), all_day=True)
+    assert due_of("2037-12-31 23:59") == Due(utc(2037, 12, 31, 23, 59), all_day=False)
+
+
+def test_out_of_range_date_with_time_refused() -> None:
+    """A date out of range is refused with a time after it too, not kept as text."""
+    with pytest.raises(BadInput, match=r"^Out of range: 2038-01-01\. A due date"):
+        due_of("2038-01-01 00:00")
+    with pytest.raises(BadInput, match=r"^Out of range: 9999-12-31\. A due date"):
+        parse_edit("5 new text 9999-12-31 23:59 https://example.com", NOW)
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12", "Asia/Tokyo"])
+def test_range_bounds_fit_every_use_in_far_zones(zone: str) -> None:
+    """At UTC+14 and UTC-12 the first and last days stay positive 32-bit times, with a
+    reminder a day earlier and the day's end."""
+    now = datetime(2025, 3, 12, 12, tzinfo=ZoneInfo(zone))
+    first, last = due_of("1971-01-01", now), due_of("2037-12-31 23:59", now)
+    assert first is not None
+    assert last is not None
+    assert first.ts - 86400 > 0
+    assert last.ts + 86400 < 2**31
+
+
+def test_day_words_at_the_last_day() -> None:
+    """On 2037-12-31 today and its weekday are fine; tomorrow and later ones are refused."""
+    now = datetime(2037, 12, 31, 23, 30, tzinfo=UTC)  # a Thursday
+    assert due_of("today", now) == Due(utc(2037, 12, 31), all_day=True)
+    assert due_of("today 23:59", now) == Due(utc(2037, 12, 31, 23, 59), all_day=False)
+    for token in ["tomorrow", "fri", "thursday", "tomorrow 08:00"]:
+        with pytest.raises(BadInput, match="A due date must be from 1971-01-01 to 2037-12-31"):
+            due_of(token, now)
+
+
+def test_weekday_past_the_last_day_refused() -> None:
+    """Said on Monday 2037-12-28, thursday is in range and friday (2038) is not."""
+    now = datetime(2037, 12, 28, 9, tzinfo=UTC)
+    assert due_of("thu", now) == Due(utc(2037, 12, 31), all_day=True)
+    with pytest.raises(BadInput, match=r"^Out of range: fri"):
+        due_of("fri", now)
+
+
+def test_relative_past_the_last_day_refused() -> None:
+    """A relative due within ten years but after 2037 is refused with the range."""
+    now = datetime(2037, 12, 31, 23, 30, tzinfo=UTC)
+    with pytest.raises(BadInput, match=r"^Out of range: 1h"):
+        due_of("1h", now)
+    with pytest.raises(BadInput, match=r"^Out of range: 520w"):
+        due_of("520w", datetime(2030, 1, 1, tzinfo=UTC))
+    assert due_of("1h", datetime(2037, 12, 31, 22, 59, tzinfo=UTC)) == Due(
+        utc(2037, 12, 31, 23, 59), all_day=False
+    )
+
+
+def test_relative_from_before_the_first_day() -> None:
+    """From a clock set before 1971, a relative due counts only once it lands in range."""
+    now = datetime(1970, 12, 31, 12, tzinfo=UTC)
+    with pytest.raises(BadInput, match=r"^Out of range: 1h"):
+        due_of("1h", now)
+    assert due_of("1d", now) == Due(utc(1971, 1, 1, 12), all_day=False)
+    assert due_of("3653d", datetime(1961, 1, 1, tzinfo=UTC)) == Due(utc(1971, 1, 2), False)
+
+
+@pytest.mark.parametrize(
+    "now",
+    [datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=ZoneInfo("Pacific/Kiritimati"))],
+    ids=["datetime.max", "datetime.min"],
+)
+def test_clock_at_datetime_limits_refuses_without_overflow(now: datetime) -> None:
+    """A `now` at datetime's own limits gets a range answer for every kind of due."""
+    for token in ["today", "tomorrow", "sunday", "1h", "3d", "520w", "tomorrow 10:00"]:
+        with pytest.raises(BadInput, match="A due date must be from"):
+            due_of(token, now)
 
 
 def test_bad_times_refused() -> None:

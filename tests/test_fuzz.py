@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jigaido import args
-from jigaido.commands import GROUP_COMMANDS, Request, execute, files_needed
+from jigaido.commands import GROUP_COMMANDS, ChatKind, Request, execute, files_needed
 from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook, load
 from jigaido.outbox import Outbox
 from jigaido.pool import Pool
@@ -31,6 +31,7 @@ TOKENS = st.sampled_from(
     [
         "1", "#2", "0", "-3", "99999999999999999999", "abc", "2025-02-30", "2025-12-31",
         "2025-12-31 23:59", "25:00", "tomorrow", "today", "friday", "fri", "3d", "12h", "2w",
+        "1970-01-01", "1971-01-01", "2037-12-31 23:59", "2038-01-01", "9999-12-31", "520w",
         "0d", "https://example.com/a?b=<c>&d", "http://", "nolink", "nodue", "<b>x</b>",
         "@user", "&amp;", "\n", "  ", "🐛", "\u200b", "\ufffd", "x" * 1001,
     ]
@@ -49,11 +50,21 @@ def state() -> dict[FileKey, GroupBook | UserBook | TrackList | None]:
                due_all_day=i == 4)
         for i in (1, 2, 3, 4)
     ]  # fmt: skip
-    personal = tuple(Bounty(x.id, x.text, x.link, x.due_date_ts, x.created_at) for x in b)
+    # What v1 stored for 9999-12-31, and the extremes a hand-edited file can hold (the
+    # store writes 64-bit integers).
+    b += [
+        Bounty(5, "v1", None, 253402214400, NOW - 100, created_by_user_id=USER, due_all_day=True),
+        Bounty(6, "max", None, 2**63 - 1, NOW - 100, created_by_user_id=USER, due_all_day=True),
+        Bounty(7, "min", None, -(2**63), NOW - 100, created_by_user_id=USER),
+    ]
+    personal = tuple(
+        Bounty(x.id, x.text, x.link, x.due_date_ts, x.created_at, due_all_day=x.due_all_day)
+        for x in b
+    )
     return {
-        FileKey.group(GROUP): GroupBook(GROUP, 5, tuple(b)),
-        FileKey.tracking(GROUP, USER): TrackList(USER, (1, 9)),
-        FileKey.user(USER): UserBook(USER, 5, personal),
+        FileKey.group(GROUP): GroupBook(GROUP, 8, tuple(b)),
+        FileKey.tracking(GROUP, USER): TrackList(USER, (1, 5, 6, 9)),
+        FileKey.user(USER): UserBook(USER, 8, personal),
     }
 
 
@@ -70,7 +81,12 @@ def check_message(html: str) -> None:
     group=st.booleans(),
     user=USERS,
     update_id=st.integers(0, 2**31),
-    zone=st.sampled_from([UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("Pacific/Kiritimati")]),
+    zone=st.sampled_from(
+        [
+            UTC,
+            *map(ZoneInfo, ["Europe/Berlin", "Pacific/Kiritimati", "Etc/GMT+12", "Asia/Kathmandu"]),
+        ]
+    ),
 )
 def test_every_command_on_any_input(
     command: str, raw: str, group: bool, user: int | None, update_id: int, zone: ZoneInfo
@@ -128,9 +144,9 @@ def test_refused_command_leaves_files_byte_identical(
         async def one() -> None:
             pool = Pool(Store(root), Outbox(send), tz=UTC)
             chat = GROUP if group else USER
-            kind = "group" if group else "private"
+            kind: ChatKind = "group" if group else "private"
             who = user if group else USER
-            await (await pool.submit(Request(1, chat, kind, who, 7, command.lower(), raw)))
+            await (await pool.submit(Request(1, chat, kind, who, 7, command.lower(), raw))).done
             await pool.close()
 
         asyncio.run(one())

@@ -159,6 +159,59 @@ def test_overdue_all_day_on_dst_day(day: tuple[int, int, int], hours: int) -> No
     assert is_overdue(b, start + 86400, BERLIN) == (hours < 24)
 
 
+# --- timestamps no calendar holds ---------------------------------------------------
+
+# What v1 stored for 9999-12-31 in UTC: the end of that day is past datetime.max.
+YEAR_9999 = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp())
+KIRITIMATI = ZoneInfo("Pacific/Kiritimati")  # UTC+14
+
+
+def test_last_day_datetime_holds_is_shown_and_not_overdue() -> None:
+    """An all-day 9999-12-31 shows as that day and is not overdue, though its end
+    cannot be computed."""
+    b = bounty(due=YEAR_9999, all_day=True)
+    assert format_due(YEAR_9999, True, UTC) == "9999-12-31"
+    assert not is_overdue(b, NOW, UTC)
+    assert bounty_block(b, NOW, UTC).endswith("📅 9999-12-31")
+
+
+def test_date_pushed_past_year_9999_by_the_zone_shows_the_raw_value() -> None:
+    """A moment that is year 10000 in the chat's zone shows as its number, with the fix."""
+    ts = int(datetime(9999, 12, 31, 12, tzinfo=UTC).timestamp())
+    assert format_due(ts, False, KIRITIMATI) == f"not a date: {ts}"
+    b = bounty(id=4, due=ts, all_day=True)
+    assert not is_overdue(b, NOW, KIRITIMATI)
+    assert bounty_block(b, NOW, KIRITIMATI).endswith(
+        f"📅 ⚠️ not a date: {ts} (fix it with /edit 4 and a new due, or nodue)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("ts", "shown", "overdue"),
+    [
+        (10**20, "a number of about 21 digits", False),
+        (-(10**5000), "a negative number of about 5,001 digits", True),
+        (2**63 - 1, str(2**63 - 1), False),
+        (-(2**63), str(-(2**63)), True),
+    ],
+    ids=["huge", "over-4300-digits", "int64-max", "int64-min"],
+)
+def test_hand_edited_timestamps_render(ts: int, shown: str, overdue: bool) -> None:
+    """Any integer renders, as a short raw value; one far in the past counts overdue."""
+    b = bounty(due=ts, all_day=True)
+    assert format_due(ts, True, BERLIN) == f"not a date: {shown}"
+    assert is_overdue(b, NOW, BERLIN) == overdue
+    [message] = render_list("L", [b, bounty(id=2, due=NOW)], NOW, BERLIN, empty="none")
+    assert f"not a date: {shown} (fix it with /edit 1" in text_of(message)
+
+
+def test_dates_before_the_epoch_and_zero_are_dates() -> None:
+    """0 and negative timestamps within the calendar show as dates, overdue."""
+    for ts, day in [(0, "1970-01-01"), (-1, "1969-12-31"), (-62135596800, "0001-01-01")]:
+        b = bounty(due=ts, all_day=True)
+        assert bounty_block(b, NOW, UTC).endswith(f"📅 {day} ⚠️ <b>overdue</b>")
+
+
 # --- sorting --------------------------------------------------------------------------
 
 
