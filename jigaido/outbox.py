@@ -1,5 +1,6 @@
 """Sending answers: every message goes through here, within Telegram's limits, retried
-when Telegram or the network asks for it, never dropped silently.
+when Telegram or the network asks for it, never dropped: only Telegram's refusal for
+good (the bot blocked, a bad request) ends an answer unsent.
 
 Telegram takes about 30 messages a second from a bot, 20 a minute into one group and
 about one a second into one private chat, and answers `429 Too Many Requests` beyond
@@ -34,9 +35,11 @@ from jigaido.render import MESSAGE_LIMIT, escape, split_messages, visible_length
 
 log = logging.getLogger(__name__)
 
-# A transient network failure is retried this many times in a row for a chat, backing
-# off up to MAX_BACKOFF (about 3½ minutes in all); a 429 is always retried after the
-# wait Telegram names.
+# A transient network failure is retried for as long as the bot runs, backing off up to
+# MAX_BACKOFF; from this many failures in a row on, each one is logged as an error. (An
+# answer given up would let its update be confirmed unanswered; one still unsent at a
+# stop is held and sent after the restart, see held.py.) A 429 is always retried after
+# the wait Telegram names.
 NETWORK_ATTEMPTS = 12
 MAX_BACKOFF = 30.0
 # How often chats with nothing to send and empty windows are forgotten.
@@ -277,18 +280,17 @@ class Outbox:
             self._last_flood = (chat.chat_id, until)
         else:
             chat.failures += 1
-            if chat.failures >= NETWORK_ATTEMPTS:
-                log.error(
-                    "chat %s: answer not sent after %d tries: %s",
-                    chat.chat_id,
-                    chat.failures,
-                    error,
-                )
-                chat.failures = 0
-                self._settle(chat, ok=False)
-                return
             backoff = min(MAX_BACKOFF, 0.5 * 2**chat.failures)
-            log.info("chat %s: %s; next try in %g s", chat.chat_id, error, backoff)
+            # The network's weather at first; past NETWORK_ATTEMPTS, something to fix.
+            level = logging.INFO if chat.failures < NETWORK_ATTEMPTS else logging.ERROR
+            log.log(
+                level,
+                "chat %s: answer not sent (%d tries): %s; next try in %g s",
+                chat.chat_id,
+                chat.failures,
+                error,
+                backoff,
+            )
             chat.paused_until = max(chat.paused_until, now + backoff)
 
     def _settle(self, chat: _Chat, *, ok: bool) -> None:

@@ -371,14 +371,20 @@ async def test_network_errors_back_off_and_lose_nothing() -> None:
     assert outbox.failed == 0
 
 
-async def test_network_errors_are_given_up_after_a_bound() -> None:
-    """A network that stays down is given up after a bound, counted and reported."""
-    errors = [RetryLater(1, "down", is_flood=False) for _ in range(NETWORK_ATTEMPTS)]
+async def test_network_errors_are_never_given_up(caplog: pytest.LogCaptureFixture) -> None:
+    """A network that stays down is retried for as long as it takes (an answer given up
+    would be an update confirmed unanswered), backing off to 30 s, and reported as an
+    error once it has failed NETWORK_ATTEMPTS times in a row."""
+    errors = [RetryLater(1, "down", is_flood=False) for _ in range(3 * NETWORK_ATTEMPTS)]
     time, telegram, outbox = setup(*errors)
-    assert await time.run(outbox.deliver(Reply(5, ("hi",)))) == [False]
-    assert outbox.failed == 1
-    assert len(telegram.tries) == NETWORK_ATTEMPTS
-    assert time.now < 300
+    assert await time.run(outbox.deliver(Reply(5, ("hi",)))) == [True]
+    assert outbox.failed == 0
+    assert len(telegram.tries) == 3 * NETWORK_ATTEMPTS + 1
+    starts = [t for t, _, _ in telegram.tries]
+    assert max(b - a for a, b in itertools.pairwise(starts)) == pytest.approx(30, abs=1)
+    errors_logged = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors_logged, "a long outage is reported"
+    assert f"({NETWORK_ATTEMPTS} tries)" in errors_logged[0].getMessage()
 
 
 async def test_moved_group_is_followed() -> None:

@@ -397,6 +397,9 @@ class FakeBotAPI:
         self._port = port
         self._next_update_id = first_update_id
         self._pending: list[JSONDict] = []
+        # Updates numbered after restart_update_ids and not yet delivered: an offset
+        # cannot confirm them (it may be a stale one from before the restart).
+        self._undelivered_since_restart: set[int] | None = None
         self._failures: deque[_Failure] = deque()
         self._call_failures: dict[str, deque[_Failure]] = {}  # method (lower case) -> next
         self._message_ids: dict[int, int] = {}
@@ -479,6 +482,8 @@ class FakeBotAPI:
         update_id = self._next_update_id
         self._next_update_id += 1
         self._pending.append({"update_id": update_id, **update})
+        if self._undelivered_since_restart is not None:
+            self._undelivered_since_restart.add(update_id)
         for value in update.values():
             if isinstance(value, dict) and isinstance(value.get("chat"), dict):
                 chat = value["chat"]
@@ -594,6 +599,13 @@ class FakeBotAPI:
 
         kind = "channel_post" if chat_type == "channel" else "message"
         return self.push_raw({f"edited_{kind}" if edited else kind: message})
+
+    def restart_update_ids(self, first: int) -> None:
+        """Number the next updates from `first`, as Telegram may after a week without
+        updates (lower or higher than before). `confirmed_below` starts again too."""
+        self._next_update_id = first
+        self.confirmed_below = 0
+        self._undelivered_since_restart = set()
 
     # -- fault injection --------------------------------------------------
 
@@ -852,7 +864,10 @@ class FakeBotAPI:
                     "make sure that only one bot instance is running",
                 )
             if self._pending:
-                return self._pending[:limit]
+                batch = self._pending[:limit]
+                if self._undelivered_since_restart:
+                    self._undelivered_since_restart.difference_update(u["update_id"] for u in batch)
+                return batch
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return []
@@ -862,8 +877,14 @@ class FakeBotAPI:
 
     def _confirm(self, offset: int) -> None:
         if offset > 0:
-            self._pending = [u for u in self._pending if u["update_id"] >= offset]
-            self.confirmed_below = max(self.confirmed_below, offset)
+            # An offset confirms what was delivered: after update ids restarted lower, a
+            # stale offset from before says nothing about the new updates.
+            fresh = self._undelivered_since_restart or set()
+            self._pending = [
+                u for u in self._pending if u["update_id"] >= offset or u["update_id"] in fresh
+            ]
+            if offset <= self._next_update_id:  # past every id given out: stale
+                self.confirmed_below = max(self.confirmed_below, offset)
         elif offset < 0 and len(self._pending) > -offset:
             # Telegram: keep the last -offset updates and forget all earlier ones.
             self._drop(len(self._pending) + offset)

@@ -9,6 +9,8 @@ import re
 import signal
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.harness import BotProcess, Chat, assert_private_modes, run_jigaido
 
@@ -299,3 +301,69 @@ async def test_supergroup_migration_moves_everything(api: FakeBotAPI, bot: BotPr
     assert "#1 Kept" in listing
     assert "Racing the upgrade" in listing
     assert_clean_log(bot)
+
+
+async def test_a_migration_that_meets_a_fault_is_retried_not_confirmed(
+    api: FakeBotAPI, bot: BotProcess
+) -> None:
+    """The move cannot be written (its staging name is taken by a file: a fault the bot
+    cannot mend): the migration update is not confirmed as done while other chats are
+    served, and `jigaido check` reports the move unfinished. Once the fault is gone, the next
+    command in the new group finishes the move and the update is confirmed."""
+    old, new = -3301, -1003301
+    o = Chat(api, old, user_id=5)
+    assert await o.one("/add Keep me", chat_type="group") == "✅ Added #1: Keep me"
+    blocker = bot.data_dir / f".{new}.migrating-from-{old}"
+    blocker.write_text("in the way")
+    api.migrated_chats[old] = new
+    migration = api.push_message(new, migrate_from_chat_id=old, user_id=5)
+    api.push_message(401, "/add Elsewhere")
+    await api.wait_until(lambda: bool(api.sent_to(401)), description="another chat answered")
+    assert api.sent_to(401)[0].plain == "✅ Added #1: Elsewhere"
+    # (Unfinished for 10 s, it would be held in held-updates.json and confirmed then.)
+    assert api.confirmed_below <= migration, "the failed move was confirmed"
+    report = run_jigaido("check", "--data-dir", str(bot.data_dir), cwd=bot.data_dir)
+    assert f"an unfinished move of group {old} to supergroup {new}" in report.stdout
+
+    blocker.unlink()
+    n = Chat(api, new, user_id=5)
+    listing = "\n".join(a.plain for a in await n.ask("/bounty"))
+    assert "#1 Keep me" in listing
+    await api.wait_confirmed(migration)
+    assert texts(bot, new) == ["Keep me"]
+    assert "migration from -3301 failed" in bot.log
+
+
+@pytest.mark.parametrize("restart_at", [10, 50_000], ids=["lower", "higher"])
+async def test_an_update_id_restart_keeps_the_new_updates_records(
+    api: FakeBotAPI, tmp_path: Path, restart_at: int
+) -> None:
+    """After a quiet week Telegram may number updates anew, lower or higher. The write
+    that applies the first new update keeps its dedupe record (the old offset proves
+    nothing about it), so a crash right after its answer, before it is confirmed, and
+    its redelivery apply it once."""
+    data = tmp_path / "data"
+    bot = BotProcess(api, data, tmp_path / "bot.log")
+    await bot.start()
+    chat = Chat(api, 402)
+    assert await chat.one("/add Before the week") == "✅ Added #1: Before the week"
+    api.restart_update_ids(restart_at)
+    sends = len(api.calls_to("sendMessage"))
+    api.fail_next_sends(1, 429, retry_after=30)  # its answer waits: not confirmed yet
+    update_id, _ = chat.push("/add After the week")
+    assert update_id == restart_at
+    await api.wait_until(lambda: len(api.calls_to("sendMessage")) > sends, timeout=10)
+    await bot.kill()  # its change is on disk (the answer comes after the write)
+    assert [b["text"] for b in bot.read_json(402, "user.json")["bounties"]] == [
+        "Before the week",
+        "After the week",
+    ]
+    restarted = BotProcess(api, data, tmp_path / "bot2.log")
+    await restarted.start()
+    await api.wait_until(lambda: "After the week" in api.sent_to(402)[-1].plain, timeout=10)
+    assert api.sent_to(402)[-1].plain == "✅ Added #2: After the week"
+    assert [b["text"] for b in restarted.read_json(402, "user.json")["bounties"]] == [
+        "Before the week",
+        "After the week",
+    ]
+    assert await restarted.stop() == 0
