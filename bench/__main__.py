@@ -12,13 +12,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import burst, e2e, memory, startup, storage
+from bench import burst, e2e, memory, spread, startup, storage
 from bench.common import Row, cores, table
 
 Part = Callable[[], Awaitable[tuple[list[Row], dict[str, Any]]]]
 PARTS: dict[str, Part] = {
     "burst": burst.measure,
     "e2e": e2e.measure,
+    "spread": spread.measure,
     "memory": memory.measure,
     "startup": startup.measure,
     "storage": storage.measure,

@@ -24,10 +24,13 @@ Nothing is kept per chat once it has nothing to send and its windows have emptie
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from jigaido.errors import ChatMoved, RetryLater, Undeliverable
@@ -77,15 +80,24 @@ class Limits:
     overall: tuple[Rate, ...] = ()
     group: ChatLimits = ChatLimits()  # each group (negative chat id)
     private: ChatLimits = ChatLimits()  # each private chat
+    # Past this, every chat merges what it owes when its turn comes: when all chats'
+    # messages, as they stand, could not go out within `overall_horizon` seconds under
+    # the overall rates. None: only each chat's own limits decide.
+    overall_horizon: float | None = None
 
 
 # Telegram's limits. A group may take a short burst of single answers, but never its
 # last 8 sends of the minute: those are kept for merged messages, at most one a second,
 # so that a burst is answered within seconds instead of waiting for the minute to pass.
+# A private chat that owes more than one answer a second gets them merged. And when
+# the answers owed everywhere would take more than a second at 30 a second, each chat
+# merges what it owes when its turn comes (chats take turns: a busy group cannot starve
+# the others of the overall budget).
 TELEGRAM = Limits(
     overall=(Rate(30, 1.0),),
     group=ChatLimits((Rate(20, 60.0),), horizon=2.0, reserve=8, merged_gap=1.0),
-    private=ChatLimits((Rate(1, 1.0),), horizon=2.0),
+    private=ChatLimits((Rate(1, 1.0),), horizon=0.5),
+    overall_horizon=1.0,
 )
 UNLIMITED = Limits()
 
@@ -123,10 +135,11 @@ class Outbox:
         self._clock = clock
         self._sleep = sleep
         self._overall = _Window(limits.overall)
-        self._gate = asyncio.Lock()  # FIFO: chats take overall slots in turn
+        self._turns = _Turns()  # chats take overall slots in turn, oldest answer first
         self._paused_until = -math.inf  # every chat waits: a flood not scoped to one chat
         self._last_flood: tuple[int, float] | None = None  # (chat, paused until)
         self._chats: dict[int, _Chat] = {}
+        self._owed = 0  # messages all chats' backlogs hold, as they stand
         self._prune_seconds = prune_seconds  # on the event loop's clock, not `clock`
         self._pruning: asyncio.TimerHandle | None = None
         self.sent = 0  # messages sent
@@ -152,9 +165,9 @@ class Outbox:
             limits = self._limits.group if reply.chat_id < 0 else self._limits.private
             chat = self._chats[reply.chat_id] = _Chat(reply.chat_id, limits)
             self._schedule_prune()
-        ticket = Ticket(chat, reply)
+        ticket = Ticket(chat, reply, self._clock())
         chat.backlog.append(ticket)
-        chat.parts += len(reply.texts)
+        self._count(chat, len(reply.texts))
         return ticket
 
     async def deliver(self, reply: Reply | Ticket) -> bool:
@@ -182,12 +195,22 @@ class Outbox:
             loop = asyncio.get_running_loop()
             self._pruning = loop.call_later(self._prune_seconds, self.prune)
 
+    def _count(self, chat: _Chat, parts: int) -> None:
+        chat.parts += parts
+        self._owed += parts
+
     async def _send_next(self, chat: _Chat) -> None:
-        """Send the next message of `chat`'s backlog, once its windows allow."""
+        """Send the next message of `chat`'s backlog, once its windows allow (or, for a
+        lone answer held to gather others, do nothing yet)."""
         await self._wait(chat.window, lambda: chat.paused_until)
-        async with self._gate:
+        async with self._turns.turn(chat.backlog[0].posted_at):
             await self._wait(self._overall, lambda: self._paused_until)
-            ticket = self._next_ticket(chat, self._clock())
+            now = self._clock()
+            if chat.paused_until > now:
+                return  # paused while it queued for its turn (a 429)
+            ticket = self._next_ticket(chat, now)
+            if ticket is None:
+                return  # held back to gather: chat.paused_until says until when
             text = ticket.reply.texts[ticket.sent_parts]
             chat.window.in_flight += 1
             self._overall.in_flight += 1
@@ -222,32 +245,69 @@ class Outbox:
                 return
             await self._sleep(at - now)
 
-    def _next_ticket(self, chat: _Chat, now: float) -> Ticket:
-        """The backlog's head, or (when the backlog would fall behind) a merge of it
-        with the answers behind it, which then takes its place."""
+    def _next_ticket(self, chat: _Chat, now: float) -> Ticket | None:
+        """The backlog's head; or, when the chat (or the bot as a whole) would fall
+        behind, a merge of it with the answers behind it, which then takes its place;
+        or None, to hold a lone answer back a while so that it goes out with others."""
         head = chat.backlog[0]
-        limits = chat.limits
-        if limits.horizon is None or head.sent_parts or head.covers is not None:
+        if chat.limits.horizon is None or head.sent_parts or head.covers is not None:
             return head
-        wanted = chat.parts + limits.reserve
-        if len(chat.backlog) == 1 or wanted <= chat.window.capacity(now, limits.horizon, wanted):
+        behind = self._behind(chat, now)
+        if behind is None:
+            chat.lone_since = None
             return head
         merged = _merge(chat)
         if merged is None:
-            return head
+            return self._lone(chat, head, now) if behind == "chat" else head
+        chat.lone_since = None
+        assert merged.covers is not None
+        self._count(chat, len(merged.reply.texts) - sum(len(t.reply.texts) for t in merged.covers))
         log.info(
             "chat %s: %d answers merged into %d message(s) to keep Telegram's limits",
             chat.chat_id,
-            len(merged.covers or ()),
+            len(merged.covers),
             len(merged.reply.texts),
         )
         return merged
+
+    def _behind(self, chat: _Chat, now: float) -> str | None:
+        """Would sending the backlog one answer a message fall behind the chat's own
+        windows (keeping its reserve), "chat", or the bot's overall budget, "overall"?"""
+        limits = chat.limits
+        assert limits.horizon is not None
+        wanted = chat.parts + limits.reserve
+        if wanted > chat.window.capacity(now, limits.horizon, wanted):
+            return "chat"
+        return "overall" if self._pressed(now) else None
+
+    def _pressed(self, now: float) -> bool:
+        """Could all the messages owed, as they stand, not go out within the overall
+        horizon? Then every chat merges what it owes when its turn comes."""
+        horizon = self._limits.overall_horizon
+        return horizon is not None and self._owed > self._overall.capacity(now, horizon, self._owed)
+
+    def _lone(self, chat: _Chat, head: Ticket, now: float) -> Ticket | None:
+        """A lone answer while the chat's own window runs low. Sent at once, each such
+        answer would spend the sends kept for merging, and a chat with a steady trickle
+        of commands would spend its minute in seconds and then wait for it to pass. So
+        it first waits its share of what is left (the time until the window's oldest
+        send stops counting, over the sends left), gathering what comes meanwhile; then
+        it goes, alone or not."""
+        if chat.lone_since is not None:
+            chat.lone_since = None  # held once already
+            return head
+        share = chat.window.share(now)
+        if share <= chat.limits.merged_gap:
+            return head
+        chat.lone_since = now
+        chat.paused_until = max(chat.paused_until, now + share)
+        return None
 
     def _sent(self, chat: _Chat, ticket: Ticket, now: float) -> None:
         self.sent += 1
         chat.failures = 0
         ticket.sent_parts += 1
-        chat.parts -= 1
+        self._count(chat, -1)
         if ticket.sent_parts >= len(ticket.reply.texts):
             if ticket.covers is not None:
                 self.merged += len(ticket.covers)
@@ -296,7 +356,7 @@ class Outbox:
     def _settle(self, chat: _Chat, *, ok: bool) -> None:
         """The head is done: sent in full, or given up."""
         ticket = chat.backlog.pop(0)
-        chat.parts -= len(ticket.reply.texts) - ticket.sent_parts
+        self._count(chat, -(len(ticket.reply.texts) - ticket.sent_parts))
         answers = ticket.covers if ticket.covers is not None else (ticket,)
         for answered in answers:
             answered.outcome = ok
@@ -307,14 +367,63 @@ class Outbox:
 class Ticket:
     """A posted reply on its way out, or a merged message standing for several."""
 
-    __slots__ = ("chat", "covers", "outcome", "reply", "sent_parts")
+    __slots__ = ("chat", "covers", "outcome", "posted_at", "reply", "sent_parts")
 
-    def __init__(self, chat: _Chat, reply: Reply, covers: tuple[Ticket, ...] | None = None) -> None:
+    def __init__(
+        self,
+        chat: _Chat,
+        reply: Reply,
+        posted_at: float,
+        covers: tuple[Ticket, ...] | None = None,
+    ) -> None:
         self.chat = chat
         self.reply = reply
+        self.posted_at = posted_at  # the oldest answer it carries, on the outbox's clock
         self.covers = covers  # a merged message: the answers it carries
         self.sent_parts = 0
         self.outcome: bool | None = None
+
+
+class _Turns:
+    """The overall budget's queue: one chat at a time, and when several wait, the one
+    whose oldest unsent answer is oldest goes first. Plain first-come order would make
+    a chat that just sent wait behind every other before its next message, however long
+    its own answers have waited; this order keeps the longest wait short, and it is
+    fair: a busy group's newer answers wait behind other chats' older ones."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()  # ties: first come, first served
+
+    @contextlib.asynccontextmanager
+    async def turn(self, oldest: float) -> AsyncIterator[None]:
+        await self._acquire(oldest)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, oldest: float) -> None:
+        if not self._busy:
+            self._busy = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (oldest, next(self._arrivals), waiter))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed the turn just as it was cancelled: pass it on
+            raise
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, waiter = heapq.heappop(self._waiting)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._busy = False
 
 
 class _Chat:
@@ -326,6 +435,7 @@ class _Chat:
         "failures",
         "limits",
         "lock",
+        "lone_since",
         "parts",
         "paused_until",
         "send_to",
@@ -344,6 +454,7 @@ class _Chat:
         self.lock = asyncio.Lock()  # one sender at a time, so the backlog goes in order
         self.paused_until = -math.inf  # after a 429, a network failure or a merged message
         self.failures = 0  # network failures in a row
+        self.lone_since: float | None = None  # a lone answer held back to gather others
 
     def idle(self, now: float) -> bool:
         return (
@@ -384,6 +495,19 @@ class _Window:
         """The earliest time, from `now` on, at which one more send keeps every rate."""
         return _next_free(self.rates, self.done, self.in_flight, now)
 
+    def share(self, now: float) -> float:
+        """How long each send left in the window may take, on average, until the
+        window's oldest send stops counting: spacing the sends by it never runs the
+        window dry."""
+        if not self.rates or not self.done:
+            return 0.0
+        rate = max(self.rates, key=lambda r: r.seconds)
+        recent = [t for t in self.done if t > now - rate.seconds]
+        left = rate.count - len(recent) - self.in_flight
+        if not recent or left <= 0:
+            return 0.0  # nothing to spread, or nothing left: the window itself waits
+        return (recent[0] + rate.seconds - now) / left
+
     def capacity(self, now: float, horizon: float, most: int) -> int:
         """How many sends, up to `most`, could start from `now` to `now + horizon`."""
         done = self.done.copy()
@@ -397,23 +521,29 @@ class _Window:
         return count
 
 
+# Added to every window's length: Telegram counts on its own clock, and a send exactly
+# one window after another is as likely counted inside it as not.
+_MARGIN = 0.005
+
+
 def _next_free(rates: Iterable[Rate], done: list[float], in_flight: int, now: float) -> float:
     at = now
     for rate in rates:
         if in_flight >= rate.count:
-            at = max(at, now + rate.seconds)
+            at = max(at, now + rate.seconds + _MARGIN)
             continue
         # The send `count` back, counting those in flight as the latest.
         back = rate.count - in_flight
         if len(done) >= back:
-            at = max(at, done[-back] + rate.seconds)
+            at = max(at, done[-back] + rate.seconds + _MARGIN)
     return at
 
 
 def _merge(chat: _Chat) -> Ticket | None:
     """Merge the head with the answers behind it in its topic, as many as one message
     holds (or the head's alone, over several messages if it is that long); the merged
-    ticket replaces them at the head. None when there is nothing to merge."""
+    ticket replaces them at the head (the caller counts the change in messages owed).
+    None when there is nothing to merge."""
     head = chat.backlog[0]
     thread = head.reply.thread_id
     same: dict[tuple[str, ...], list[Ticket]] = {}
@@ -440,11 +570,11 @@ def _merge(chat: _Chat) -> Ticket | None:
     merged = Ticket(
         chat,
         Reply(chat.chat_id, tuple(split_messages(blocks)), head.reply.reply_to, thread),
+        min(t.posted_at for t in covered),
         covers=tuple(covered),
     )
     gone = {id(t) for t in covered}
     chat.backlog = [merged, *(t for t in chat.backlog if id(t) not in gone)]
-    chat.parts += len(merged.reply.texts) - sum(len(t.reply.texts) for t in covered)
     return merged
 
 

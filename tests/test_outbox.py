@@ -183,24 +183,26 @@ async def test_answers_merged_while_the_first_waits_in_a_busy_group() -> None:
     later = [outbox.post(answer(GROUP, n)) for n in range(21, 31)]
     await time.run(deliver_in_order(outbox, later, time))
     assert len(telegram.messages) == 21
-    assert telegram.messages[-1].at == 60.0
+    assert telegram.messages[-1].at == pytest.approx(60.0, abs=0.01)  # (windows keep 5 ms spare)
     assert most_in_any_window([m.at for m in telegram.messages], 60) <= 20
 
 
 async def test_overall_and_private_chat_rates_hold() -> None:
-    """Answers to 90 private chats at once go out at most 30 in any second overall, and
-    each private chat gets at most one message a second."""
+    """Two answers each to 90 private chats at once go out at most 30 in any second
+    overall, each private chat gets at most one message a second, and (a private chat
+    owing more than one a second) each chat's two come merged: all out in 3 s, not 6."""
     time, telegram, outbox = setup()
     work = []
     for chat in range(1, 91):
         replies = [outbox.post(answer(chat, n)) for n in range(2)]
         work.append(deliver_in_order(outbox, replies, time))
     await time.run(*work)
-    assert len(telegram.messages) == 180
+    assert sum(m.text.count("✅ Added") for m in telegram.messages) == 180
+    assert len(telegram.messages) == 90
     assert most_in_any_window([m.at for m in telegram.messages], 1) <= 30
     for chat in range(1, 91):
         assert most_in_any_window([m.at for m in telegram.to(chat)], 1) <= 1
-    assert max(m.at for m in telegram.messages) < 10
+    assert max(m.at for m in telegram.messages) < 3
 
 
 async def test_private_chat_backlog_is_merged_without_names() -> None:
@@ -419,7 +421,8 @@ async def test_parts_go_out_in_order() -> None:
     """A split list is sent part by part, in order, a second apart in one chat."""
     time, telegram, outbox = setup()
     assert await time.run(outbox.deliver(Reply(5, ("1/3", "2/3", "3/3")))) == [True]
-    assert [(m.at, m.text) for m in telegram.messages] == [(0, "1/3"), (1, "2/3"), (2, "3/3")]
+    assert [m.text for m in telegram.messages] == ["1/3", "2/3", "3/3"]
+    assert [m.at for m in telegram.messages] == pytest.approx([0, 1, 2], abs=0.02)
     assert outbox.sent == 3
 
 
@@ -456,7 +459,7 @@ async def test_a_groups_window_outlives_a_prune() -> None:
     outbox.prune()
     assert outbox.chats == 1
     await time.run(outbox.deliver(answer(GROUP, 21)))
-    assert telegram.to(GROUP)[-1].at == telegram.to(GROUP)[0].at + 60
+    assert telegram.to(GROUP)[-1].at == pytest.approx(telegram.to(GROUP)[0].at + 60, abs=0.01)
 
 
 async def test_prune_runs_by_itself() -> None:
@@ -485,3 +488,112 @@ def test_rates_read_as_telegram_publishes_them() -> None:
     assert TELEGRAM.overall == (Rate(30, 1.0),)
     assert TELEGRAM.group.rates == (Rate(20, 60.0),)
     assert TELEGRAM.private.rates == (Rate(1, 1.0),)
+
+
+# --- planning against every window at once -------------------------------------------
+
+
+async def arrive(
+    time: VirtualTime, outbox: Outbox, chat: int, moments: Sequence[float], tag: str
+) -> list[tuple[str, float, float]]:
+    """Post one chat's answers at the given moments, each delivered as soon as it is
+    posted (a worker posts a batch's answers at once); for each answer: its tag, when it
+    was posted, and when its deliver returned."""
+    returned: dict[str, float] = {}
+    tasks: list[asyncio.Task[bool]] = []
+    posted: list[tuple[str, float]] = []
+    for n, at in enumerate(moments):
+        if at > time.now:  # answers of one moment are posted together, as a batch's are
+            await time.sleep(at - time.now)
+        name = f"{tag}-{n}"
+        reply = Reply(
+            chat,
+            (f"✅ Added <b>#{n}</b>: {name}",),
+            reply_to=5000 + n if chat < 0 else None,
+            command="add",
+            user_name=f"User {n % 7}" if chat < 0 else None,
+        )
+        task = asyncio.ensure_future(outbox.deliver(outbox.post(reply)))
+        task.add_done_callback(lambda _t, name=name: returned.setdefault(name, time.now))
+        tasks.append(task)
+        posted.append((name, time.now))
+    assert all(await asyncio.gather(*tasks))
+    return [(name, at, returned[name]) for name, at in posted]
+
+
+def spread_load() -> dict[int, list[float]]:
+    """The 41-chat burst of the benchmark: one busy group (200 answers), 20 groups and
+    20 private chats (10 each), all within 2 seconds."""
+    load = {GROUP: [i * 2.0 / 200 for i in range(200)]}
+    for k in range(20):
+        load[-1000 - k] = [(k * 0.037 + j * 0.19) % 2.0 for j in range(10)]
+        load[7000 + k] = [(k * 0.053 + j * 0.21) % 2.0 for j in range(10)]
+    return {chat: sorted(moments) for chat, moments in load.items()}
+
+
+async def test_a_burst_over_many_chats_keeps_every_window_and_answers_in_seconds() -> None:
+    """600 answers owed at once across 41 chats: never more than 30 messages in any
+    second, 20 in any minute into a group or 1 in any second into a private chat; every
+    answer out exactly once, each deliver returning only once its message was sent, and
+    every chat's last answer within 2.5 s of its command (one by one at 30 a second it
+    would take 20 s)."""
+    time, telegram, outbox = setup()
+    load = spread_load()
+    results = await time.run(
+        *(arrive(time, outbox, chat, moments, f"c{chat}") for chat, moments in load.items())
+    )
+    times = [m.at for m in telegram.messages]
+    assert most_in_any_window(times, 1) <= 30
+    for chat in load:
+        sent = [m.at for m in telegram.to(chat)]
+        assert most_in_any_window(sent, 60 if chat < 0 else 1) <= (20 if chat < 0 else 1), chat
+    carried = re.findall(r"(c-?\d+-\d+)\b", "\n".join(m.text for m in telegram.messages))
+    assert sorted(carried) == sorted(name for done in results for name, _, _ in done)
+    assert len(carried) == len(set(carried)) == 600, "each answer sent once"
+    first_carrying = {}
+    for m in telegram.messages:
+        for name in re.findall(r"(c-?\d+-\d+)\b", m.text):
+            first_carrying.setdefault(name, m.at)
+    for done in results:
+        for name, posted, returned in done:
+            assert returned >= first_carrying[name], "resolved before its message went out"
+            assert returned - posted <= 2.5, (name, posted, returned)
+    assert len(telegram.messages) < 200
+    assert outbox.floods == 0
+
+
+async def test_a_quiet_command_still_goes_out_at_once_alone() -> None:
+    """In a burst elsewhere, one command in a quiet chat gets its own message at once,
+    replying to it."""
+    time, telegram, outbox = setup()
+    busy = [arrive(time, outbox, -1000 - k, [0.0] * 10, f"g{k}") for k in range(10)]
+    quiet = after(time, 0.5, outbox, answer(4242, 1))
+    await time.run(*busy, quiet)
+    [alone] = telegram.to(4242)
+    assert alone.text == "✅ Added <b>#1</b>: task 1"
+    assert alone.at <= 1.5
+
+
+async def test_a_busy_group_cannot_starve_the_others() -> None:
+    """A group owing 500 answers and 30 private chats owing one each: every private
+    chat is answered within 2 s (the busy group takes turns with them, it does not take
+    the overall budget for itself)."""
+    time, telegram, outbox = setup()
+    busy = arrive(time, outbox, GROUP, [0.0] * 500, "busy")
+    others = [after(time, 0.01, outbox, answer(8000 + k, 1)) for k in range(30)]
+    await time.run(busy, *others)
+    for k in range(30):
+        [m] = telegram.to(8000 + k)
+        assert m.at <= 2.0, (k, m.at)
+
+
+async def test_a_steady_trickle_into_a_group_is_paced_not_stalled() -> None:
+    """One command a second into a group for three minutes (180 answers, 20 messages a
+    minute allowed): the group's window is never exceeded, and no answer waits for the
+    minute to pass (sent at once, the first 20 would spend the minute in 20 s and the
+    21st would wait about 40 s)."""
+    time, telegram, outbox = setup()
+    [done] = await time.run(arrive(time, outbox, GROUP, [float(s) for s in range(180)], "t"))
+    assert most_in_any_window([m.at for m in telegram.to(GROUP)], 60) <= 20
+    waits = [returned - posted for _, posted, returned in done]
+    assert max(waits) <= 15, max(waits)
