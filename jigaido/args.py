@@ -1,7 +1,8 @@
 """The argument grammar of the commands (SPEC section 4, "Arguments").
 
-Pure: no aiogram, no I/O, no clock; the caller passes `now`, an aware datetime in the
-bot's time zone. Every user mistake raises `BadInput` with a short plain-text message.
+Pure: no aiogram, no I/O (but the standard library's time zone database), no clock;
+the caller passes `now`, an aware datetime in the chat's time zone. Every user mistake
+raises `BadInput` with a short plain-text message.
 
 The optional link and due date are taken off the end of the arguments, so a text may
 contain anything, including words like "today", as long as they are not last.
@@ -9,10 +10,12 @@ contain anything, including words like "today", as long as they are not last.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from jigaido.errors import BadInput
 
@@ -27,7 +30,9 @@ __all__ = [
     "parse_add",
     "parse_edit",
     "parse_id",
+    "parse_zone",
     "split_command",
+    "zone",
 ]
 
 MAX_TEXT = 1000
@@ -51,6 +56,10 @@ EDIT_USAGE = (
     "Add nolink to remove the link, nodue to remove the due date."
 )
 ID_HINT = "Give the bounty's id, a number like 3."
+ZONE_EXAMPLE = "an IANA time zone name such as Europe/Berlin, America/New_York or UTC"
+# In the database, but no zone a chat can mean: the host's own setting, and tzdata's
+# placeholder for "not configured".
+_NOT_ZONES = frozenset({"localtime", "Factory"})
 
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?=\s|$)")
 _TOKEN = re.compile(r"\S+")
@@ -170,6 +179,44 @@ def parse_id(raw: str | None) -> int:
     if len(digits) > len(str(MAX_ID)) or int(digits) > MAX_ID:
         raise BadInput(f"“{_show(value)}” is too large for a bounty id.")
     return int(digits)
+
+
+def parse_zone(raw: str) -> str:
+    """The canonical IANA name for `raw` (`europe/berlin` is Europe/Berlin), or
+    BadInput with an example, and a guess when `raw` is a zone's city (`Berlin`)."""
+    value = raw.strip()
+    if not value:
+        raise BadInput(f"Give a time zone: {ZONE_EXAMPLE}.")
+    zones = _zones()
+    exact = zones.get(value) or zones.get(value.casefold())
+    if exact is not None:
+        return exact
+    city = value.replace(" ", "_").casefold()
+    guesses = sorted({z for z in zones.values() if z.rsplit("/", 1)[-1].casefold() == city})
+    hint = f" Did you mean {' or '.join(guesses[:3])}?" if guesses else ""
+    raise BadInput(
+        f"“{_show(value)}” is not a time zone I know.{hint} Use {ZONE_EXAMPLE} "
+        "(for example /timezone Europe/Berlin)."
+    )
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    """Every zone of the database by its case-folded name (and by itself): read once,
+    only when a name is not found at once."""
+    names = available_timezones() - _NOT_ZONES
+    return {**{n.casefold(): n for n in names}, **{n: n for n in names}}
+
+
+def zone(name: str | None, default: tzinfo) -> tzinfo:
+    """The chat's stored zone, or `default` when it has none (or the host's database
+    lost it since it was set: dates then show in the bot's zone rather than not at all)."""
+    if name is None:
+        return default
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
 
 
 # --- the tail: link, due and keywords at the end ------------------------------------------

@@ -1,20 +1,22 @@
 """What each command does: a request and the chat's files in, new files and an answer out.
 
-Pure: no disk, no aiogram, no clock (`now` comes in). The worker loads the files
-`files_needed` names, calls `execute`, writes what `Outcome.changed` holds and sends
-`Outcome.messages`.
+Pure: no disk, no aiogram, no clock (`now` comes in), no network (whether the sender is
+an admin of the group comes in the request, asked by the router). The worker loads the
+files `files_needed` names, calls `execute`, writes what `Outcome.changed` holds and
+sends `Outcome.messages`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import datetime, time, tzinfo
 from typing import Literal, TypeVar
 
 from jigaido import args, render
 from jigaido.errors import BadInput
 from jigaido.model import (
+    Applied,
     Bounty,
     Doc,
     FileKey,
@@ -32,11 +34,27 @@ Book = TypeVar("Book", GroupBook, UserBook)
 # The internal request a supergroup migration becomes; never typed by a user.
 MIGRATE = ":migrate"
 
-GROUP_COMMANDS = ("bounty", "add", "edit", "delete", "track", "untrack", "my", "start", "help")
-PRIVATE_COMMANDS = ("bounty", "add", "edit", "delete", "my", "start", "help")
+GROUP_COMMANDS = (
+    "bounty", "add", "edit", "delete", "claim", "unclaim", "done", "reopen", "track",
+    "untrack", "my", "timezone", "start", "help",
+)  # fmt: skip
+PRIVATE_COMMANDS = (
+    "bounty", "add", "edit", "delete", "done", "reopen", "my", "timezone", "start", "help",
+)  # fmt: skip
+# What works only in a group, and says so in a DM.
+GROUP_ONLY = ("claim", "unclaim", "track", "untrack")
+# What an admin may do to any bounty of their group (and /timezone with a zone).
+MODERATED = ("edit", "delete", "done", "reopen", "unclaim")
 
 # The text a changed bounty is quoted with in short answers: enough to recognise it.
 EXCERPT = 60
+# `/bounty done` looks back this far.
+DONE_DAYS = 30
+
+COULD_NOT_CHECK = (
+    "I could not check that you are an admin of this group: Telegram did not answer "
+    "just now. Nothing changed; please try again in a minute."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +70,24 @@ class Request:
     args: str = ""
     thread_id: int | None = None  # the forum topic to answer in
     user_name: str | None = None  # the sender's display name, shown in merged answers
+    # Whether the sender is an admin of the group, as the router found out before the
+    # request was queued (see `needs_admin`): None when it did not ask or Telegram could
+    # not say. An anonymous admin (writing as the group itself) is one.
+    admin: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     messages: tuple[str, ...]
     changed: Mapping[FileKey, Doc] = field(default_factory=dict)
+
+
+def needs_admin(req: Request) -> bool:
+    """Whether the router should ask Telegram if the sender is an admin before queuing
+    `req`: a group action an admin may take on others' bounties, or setting the zone."""
+    if req.kind != "group" or req.user_id is None or req.admin is not None:
+        return False
+    return req.command in MODERATED or (req.command == "timezone" and bool(req.args.strip()))
 
 
 def files_needed(req: Request) -> tuple[FileKey, ...]:
@@ -74,15 +104,18 @@ def files_needed(req: Request) -> tuple[FileKey, ...]:
 
 
 def execute(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinfo) -> Outcome:
-    """Apply `req` to `docs` (None: the file does not exist yet)."""
-    for doc in docs.values():
-        done = find_applied(doc, req.update_id, now)
-        if done is not None:
-            return Outcome((done.answer,))
+    """Apply `req` to `docs` (None: the file does not exist yet). `tz` is the bot's zone,
+    for a chat that has not set its own."""
+    records = {k: find_applied(d, req.update_id, now) for k, d in docs.items()}
+    done = next((r for r in records.values() if r is not None), None)
+    if done is not None and all(r is not None for r in records.values()):
+        return Outcome((done.answer,))
     try:
         outcome = _run(req, docs, now, tz)
     except BadInput as e:
-        return Outcome((f"⚠️ {render.escape(str(e))}",))
+        outcome = Outcome((f"⚠️ {render.escape(str(e))}",))
+    if done is not None:
+        return _finish(req, outcome, records, done, now)
     if not outcome.changed:
         return outcome
     [answer] = outcome.messages  # a command that changes a file answers in one message
@@ -92,23 +125,53 @@ def execute(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzin
     )
 
 
+def _finish(
+    req: Request,
+    again: Outcome,
+    records: Mapping[FileKey, Applied | None],
+    done: Applied,
+    now: int,
+) -> Outcome:
+    """An update applied before, but recorded in only some of its files: a crash between
+    the writes of a command that changes two (/track: group.json, then the tracking
+    file). Run again, it completes the files without the record; what it does to those
+    is a set operation, so doing it again there is doing it once. Its answer is the
+    first one."""
+    missing = {k: d for k, d in again.changed.items() if records.get(k) is None}
+    return Outcome(
+        (done.answer,),
+        {k: with_applied(d, req.update_id, now, done.answer) for k, d in missing.items()},
+    )
+
+
 def _run(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinfo) -> Outcome:
     cmd = req.command
     if cmd == "help":
         return Outcome((help_text(req.kind),))
     private = req.kind == "private"
-    if private and cmd in ("track", "untrack"):
-        return Outcome((f"/{cmd} works in groups: it tracks a bounty of the group.",))
+    if private and cmd in GROUP_ONLY:
+        what = "tracks a bounty" if cmd in ("track", "untrack") else "claims a bounty"
+        return Outcome((f"/{cmd} works in groups: it {what} of the group.",))
     if cmd not in (PRIVATE_COMMANDS if private else GROUP_COMMANDS):
         # In groups the router drops unknown commands first; answering keeps this total.
         return Outcome((f"I don't know /{render.escape(cmd)}. Send /help for the commands.",))
     return _personal(req, docs, now, tz) if private else _group(req, docs, now, tz)
 
 
+@dataclass(frozen=True, slots=True)
+class _Sender:
+    """Who sent a group command, as far as the rules need to know."""
+
+    user_id: int | None
+    name: str | None
+    admin: bool | None
+
+
 def _personal(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinfo) -> Outcome:
     key = FileKey.user(req.chat_id)
     found = docs.get(key)
     book = found if isinstance(found, UserBook) else UserBook(user_id=req.chat_id)
+    zone = args.zone(book.tz, tz)
     cmd = req.command
     if cmd == "start":
         greeting = (
@@ -116,15 +179,23 @@ def _personal(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tz
             "I am added to. Send /help for the commands."
         )
         return Outcome((greeting,), {} if found is not None else {key: book})
-    if cmd in ("bounty", "my"):
-        return Outcome(tuple(_list("Your bounties", book.bounties, now, tz)))
-    return _change_book(req, key, book, None, now, tz)
+    if cmd == "bounty":
+        return _bounty(req, book, "Your bounties", now, zone, in_group=False)
+    if cmd == "my":
+        return Outcome(tuple(_list("Your bounties", book.bounties, now, zone)))
+    if cmd == "timezone":
+        return _timezone(req, key, book, tz, now, in_group=False)
+    if cmd in ("done", "reopen"):
+        owner = _Sender(req.chat_id, None, None)
+        return _lifecycle(req, key, book, owner, now, zone, in_group=False)
+    return _change_book(req, key, book, None, now, zone)
 
 
 def _group(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinfo) -> Outcome:
     key = FileKey.group(req.chat_id)
     found = docs.get(key)
     book = found if isinstance(found, GroupBook) else GroupBook(group_id=req.chat_id)
+    zone = args.zone(book.tz, tz)
     cmd = req.command
     if cmd == "start":
         greeting = (
@@ -133,9 +204,13 @@ def _group(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinf
         )
         return Outcome((greeting,), {} if found is not None else {key: book})
     if cmd == "bounty":
-        return Outcome(tuple(_list("Bounties of this group", book.bounties, now, tz)))
-    user_id = req.user_id
-    if user_id is None:
+        return _bounty(req, book, "Bounties of this group", now, zone, in_group=True)
+    if cmd == "timezone":
+        return _timezone(req, key, book, tz, now, in_group=True)
+    # An anonymous admin's "name" is the group's title: no one to credit by name.
+    sender = _Sender(req.user_id, req.user_name if req.user_id else None, req.admin)
+    # An anonymous admin writes as the group: no person, but an admin all the same.
+    if req.user_id is None and not (req.admin and cmd in MODERATED):
         return Outcome(
             (
                 f"/{cmd} needs to know who you are: send it from your own account, "
@@ -143,37 +218,77 @@ def _group(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinf
             )
         )
     if cmd in ("add", "edit", "delete"):
-        return _change_book(req, key, book, user_id, now, tz)
+        return _change_book(req, key, book, sender, now, zone)
+    if cmd in ("claim", "unclaim", "done", "reopen"):
+        return _lifecycle(req, key, book, sender, now, zone, in_group=True)
+    assert req.user_id is not None
+    return _tracking(req, docs, key, book, req.user_id, now, zone)
+
+
+def _tracking(
+    req: Request,
+    docs: Mapping[FileKey, Doc | None],
+    key: FileKey,
+    book: GroupBook,
+    user_id: int,
+    now: int,
+    zone: tzinfo,
+) -> Outcome:
+    """/my, /track and /untrack: the user's tracking file, mirrored in group.json's
+    `tracked_by` (which the card counts)."""
     tkey = FileKey.tracking(req.chat_id, user_id)
     tfound = docs.get(tkey)
     tracks = tfound if isinstance(tfound, TrackList) else TrackList(user_id=user_id)
-    if cmd == "my":
+    if req.command == "my":
         by_id = {b.id: b for b in book.bounties}
         mine = [by_id[i] for i in tracks.tracked if i in by_id]
         if not mine:
             return Outcome(("You track no bounties here yet. Track one with /track &lt;id&gt;.",))
-        return Outcome(tuple(_list("Bounties you track", mine, now, tz)))
+        return Outcome(tuple(_list("Bounties you track", mine, now, zone)))
     bounty_id = args.parse_id(req.args)
-    if cmd == "track":
+    if req.command == "track":
         bounty = _find(book.bounties, bounty_id)
         if bounty_id in tracks.tracked:
             return Outcome((f"You already track <b>#{bounty_id}</b>.",))
         new_tracks = replace(tracks, tracked=(*tracks.tracked, bounty_id))
-        return Outcome(
-            (f"👀 You now track <b>#{bounty_id}</b>: {_excerpt(bounty.text)}",), {tkey: new_tracks}
-        )
-    assert cmd == "untrack"
-    if bounty_id not in tracks.tracked:
-        return Outcome((f"You don't track <b>#{bounty_id}</b>.",))
-    new_tracks = replace(tracks, tracked=tuple(i for i in tracks.tracked if i != bounty_id))
-    return Outcome((f"You no longer track <b>#{bounty_id}</b>.",), {tkey: new_tracks})
+        answer = f"👀 You now track <b>#{bounty_id}</b>: {_excerpt(bounty.text)}"
+        if bounty.done:
+            answer += " (done)"
+    else:
+        if bounty_id not in tracks.tracked:
+            return Outcome((f"You don't track <b>#{bounty_id}</b>.",))
+        new_tracks = replace(tracks, tracked=tuple(i for i in tracks.tracked if i != bounty_id))
+        answer = f"You no longer track <b>#{bounty_id}</b>."
+    changed: dict[FileKey, Doc] = {tkey: new_tracks}
+    synced = _sync_trackers(book, user_id, new_tracks.tracked)
+    if synced != book:
+        changed[key] = synced
+    return Outcome((answer,), changed)
+
+
+def _sync_trackers(book: GroupBook, user_id: int, tracked: Sequence[int]) -> GroupBook:
+    """`book` with `user_id` among the trackers of exactly the bounties it tracks. The
+    whole list, not just the one id: a v1 file never recorded its trackers in
+    group.json, so each /track or /untrack brings that user's entries up to date."""
+    wanted = set(tracked)
+    bounties = []
+    for b in book.bounties:
+        has = user_id in b.tracked_by
+        if b.id in wanted and not has:
+            b = replace(b, tracked_by=(*b.tracked_by, user_id))
+        elif b.id not in wanted and has:
+            b = replace(b, tracked_by=tuple(u for u in b.tracked_by if u != user_id))
+        bounties.append(b)
+    new = tuple(bounties)
+    return book if new == book.bounties else replace(book, bounties=new)
 
 
 def _change_book(
-    req: Request, key: FileKey, book: Book, creator: int | None, now: int, tz: tzinfo
+    req: Request, key: FileKey, book: Book, sender: _Sender | None, now: int, tz: tzinfo
 ) -> Outcome:
-    """/add, /edit or /delete on a group's list (`creator`: the sender, who alone may
-    change a bounty they added) or a personal one (None: every bounty is the user's)."""
+    """/add, /edit or /delete on a group's list (`sender`: who may change what they
+    added, or any bounty as an admin) or a personal one (None: every bounty is the
+    user's)."""
     if req.command == "add":
         parsed = args.parse_add(req.args, _local(now, tz))
         bounty = Bounty(
@@ -182,50 +297,276 @@ def _change_book(
             link=parsed.link,
             due_date_ts=parsed.due.ts if parsed.due else None,
             created_at=now,
-            created_by_user_id=creator,
+            created_by_user_id=sender.user_id if sender else None,
             due_all_day=parsed.due.all_day if parsed.due else False,
+            created_by_name=sender.name if sender else None,
         )
         new = replace(book, next_id=book.next_id + 1, bounties=(*book.bounties, bounty))
-        return Outcome((_added(bounty, tz),), {key: new})
+        return Outcome((_added(bounty, now, tz),), {key: new})
     if req.command == "edit":
         edit = args.parse_edit(req.args, _local(now, tz))
         old = _find(book.bounties, edit.id)
-        _check_creator(old, creator, "edit")
+        _check_may(old, sender, "edit it")
         edited = _edited(old, edit)
         new = replace(book, bounties=_replaced(book.bounties, edited))
-        return Outcome((_edited_answer(old, edited, tz),), {key: new})
+        return Outcome((_edited_answer(old, edited, now, tz),), {key: new})
     assert req.command == "delete"
     bounty_id = args.parse_id(req.args)
     old = _find(book.bounties, bounty_id)
-    _check_creator(old, creator, "delete")
+    _check_may(old, sender, "delete it")
     new = replace(book, bounties=tuple(b for b in book.bounties if b.id != bounty_id))
     return Outcome((f"🗑 Deleted <b>#{old.id}</b>: {_excerpt(old.text)}",), {key: new})
+
+
+def _lifecycle(
+    req: Request,
+    key: FileKey,
+    book: Book,
+    sender: _Sender,
+    now: int,
+    tz: tzinfo,
+    *,
+    in_group: bool,
+) -> Outcome:
+    """/claim, /unclaim, /done and /reopen. A request for the state a bounty is already
+    in is answered plainly; one that contradicts its state is refused, saying what would
+    work instead."""
+    old = _find(book.bounties, args.parse_id(req.args))
+    cmd = req.command
+    if cmd == "claim":
+        new, answer = _claim(old, sender)
+    elif cmd == "unclaim":
+        new, answer = _unclaim(old, sender)
+    elif cmd == "done":
+        new, answer = _done(old, sender, now, in_group=in_group)
+    else:
+        new, answer = _reopen(old, sender, in_group=in_group)
+    if new == old:
+        return Outcome((answer,))
+    return Outcome((answer,), {key: replace(book, bounties=_replaced(book.bounties, new))})
+
+
+def _claim(b: Bounty, sender: _Sender) -> tuple[Bounty, str]:
+    if b.done:
+        raise BadInput(f"Bounty #{b.id} is done. To work on it again, /reopen {b.id} first.")
+    if b.status == "claimed":
+        if b.claimed_by_user_id == sender.user_id:
+            return b, f"You already claimed <b>#{b.id}</b>."
+        raise BadInput(
+            f"Bounty #{b.id} is already claimed by {_name(b.claimed_by_name, b.claimed_by_user_id)}"
+            f" (one claimer at a time). Ask them, or an admin, to /unclaim {b.id} first."
+        )
+    new = replace(
+        b, status="claimed", claimed_by_user_id=sender.user_id, claimed_by_name=sender.name
+    )
+    who = render.escape(sender.name) if sender.name else "You"
+    return new, f"🙋 {who} claimed <b>#{b.id}</b>: {_excerpt(b.text)}"
+
+
+def _unclaim(b: Bounty, sender: _Sender) -> tuple[Bounty, str]:
+    if b.done:
+        raise BadInput(
+            f"Bounty #{b.id} is done: there is no claim to release. /reopen {b.id} opens it again."
+        )
+    if b.status != "claimed":
+        raise BadInput(f"Bounty #{b.id} is not claimed. To take it, send /claim {b.id}.")
+    _check_may(b, sender, "release the claim on it", claimer=True)
+    new = replace(b, status="open", claimed_by_user_id=None, claimed_by_name=None)
+    claimer = render.person(b.claimed_by_name, b.claimed_by_user_id)
+    whose = "your claim" if b.claimed_by_user_id == sender.user_id else f"{claimer}'s claim"
+    return new, f"↩️ Released {whose} on <b>#{b.id}</b>: {_excerpt(b.text)}. It is open again."
+
+
+def _done(b: Bounty, sender: _Sender, now: int, *, in_group: bool) -> tuple[Bounty, str]:
+    if b.done:
+        return b, f"Bounty <b>#{b.id}</b> is already done."
+    if in_group:
+        _check_may(b, sender, "mark it done", claimer=True)
+    new = replace(
+        b,
+        status="done",
+        done_at=now,
+        done_by_user_id=sender.user_id,
+        done_by_name=sender.name if in_group else None,
+    )
+    return new, f"🎉 Done: <b>#{b.id}</b> {_excerpt(b.text)}"
+
+
+def _reopen(b: Bounty, sender: _Sender, *, in_group: bool) -> tuple[Bounty, str]:
+    if not b.done:
+        raise BadInput(f"Bounty #{b.id} is not done, so there is nothing to reopen.")
+    if in_group:
+        _check_may(b, sender, "reopen it", claimer=True)
+    # Back to open: a claim from before it was done is released too.
+    new = replace(
+        b,
+        status="open",
+        claimed_by_user_id=None,
+        claimed_by_name=None,
+        done_at=None,
+        done_by_user_id=None,
+        done_by_name=None,
+    )
+    hint = f" Anyone can /claim {b.id} it." if in_group else ""
+    return new, f"🔄 Reopened <b>#{b.id}</b>: {_excerpt(b.text)}.{hint}"
+
+
+def _check_may(b: Bounty, sender: _Sender | None, what: str, *, claimer: bool = False) -> None:
+    """Refuse unless `sender` added `b` (or, with `claimer`, claimed it) or is an admin.
+    None: a personal list, where every bounty is the user's."""
+    if sender is None:
+        return
+    if sender.user_id is not None and (
+        b.created_by_user_id == sender.user_id
+        # A done bounty keeps its claimer: who finished it may reopen it.
+        or (claimer and b.claimed_by_user_id == sender.user_id)
+    ):
+        return
+    if sender.admin:
+        return
+    if sender.admin is None:
+        raise BadInput(COULD_NOT_CHECK)
+    who = "the person who added it"
+    if claimer and b.claimed_by_user_id is not None:
+        who += f", {_name(b.claimed_by_name, b.claimed_by_user_id)} who claimed it"
+    elif claimer:
+        who += ", its claimer"
+    raise BadInput(f"Only {who} or an admin of this group can {what} (bounty #{b.id}).")
+
+
+def _bounty(
+    req: Request, book: Book, title: str, now: int, tz: tzinfo, *, in_group: bool
+) -> Outcome:
+    """/bounty: the open ones; /bounty done: the recently done; /bounty <id>: a card."""
+    raw = req.args.strip()
+    if not raw:
+        open_ones = [b for b in book.bounties if not b.done]
+        if not open_ones and any(b.done for b in book.bounties):
+            empty = "No open bounties: everything is done (see /bounty done). Add one with /add."
+            return Outcome((empty,))
+        return Outcome(tuple(_list(title, open_ones, now, tz)))
+    if raw.lower() == "done":
+        since = now - DONE_DAYS * 86400
+        recent = [b for b in book.bounties if b.done and (b.done_at or 0) >= since]
+        if not recent:
+            return Outcome((f"Nothing was marked done in the last {DONE_DAYS} days.",))
+        recent.sort(key=lambda b: (-(b.done_at or 0), b.id))
+        shown = f"Done in the last {DONE_DAYS} days"
+        return Outcome(tuple(render.render_list(shown, recent, now, tz, empty="", keep_order=True)))
+    try:
+        bounty_id = args.parse_id(raw)
+    except BadInput:
+        raise BadInput(
+            "Use /bounty for the open bounties, /bounty done for the recently done, "
+            "or /bounty <id> (like /bounty 3) for one of them."
+        ) from None
+    card = render.bounty_card(_find(book.bounties, bounty_id), now, tz, in_group=in_group)
+    return Outcome(tuple(render.split_messages([card])))
+
+
+def _timezone(
+    req: Request, key: FileKey, book: Book, default: tzinfo, now: int, *, in_group: bool
+) -> Outcome:
+    """/timezone shows the chat's zone; /timezone <name> sets it (a group's: admins)."""
+    whose = "This group's" if in_group else "Your"
+    current = args.zone(book.tz, default)
+    raw = req.args.strip()
+    if not raw:
+        setting = "" if book.tz is not None else ", the bot's default"
+        how = "Admins change it" if in_group else "Change it"
+        return Outcome(
+            (
+                f"🕒 {whose} time zone is {_zone_now(current, now)}{setting}. Due dates are "
+                f"read and shown in it. {how} with /timezone &lt;name&gt;, "
+                "e.g. /timezone Europe/Berlin.",
+            )
+        )
+    if in_group and not req.admin:
+        if req.admin is None and req.user_id is not None:
+            raise BadInput(COULD_NOT_CHECK)
+        raise BadInput(
+            "Only an admin of this group can set its time zone. "
+            "/timezone alone shows the one in use."
+        )
+    name = args.parse_zone(raw)
+    if name == book.tz:
+        return Outcome((f"{whose} time zone is already {render.escape(name)}.",))
+    new_zone = args.zone(name, default)
+    bounties = tuple(_same_day(b, current, new_zone) for b in book.bounties)
+    new = replace(book, tz=name, bounties=bounties)
+    return Outcome(
+        (
+            f"🕒 {whose} time zone is now {_zone_now(new_zone, now)}. Due dates are read "
+            "and shown in it; those without a time keep their day.",
+        ),
+        {key: new},
+    )
+
+
+def _zone_now(zone: tzinfo, now: int) -> str:
+    """The zone's name with its clock now: `Europe/Berlin (14:05 now, UTC+01:00)`."""
+    local = _local(now, zone)
+    offset = local.strftime("%z")
+    sign, hours, minutes = offset[:1], offset[1:3], offset[3:]
+    name = getattr(zone, "key", None) or str(zone)
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    return f"{render.escape(name)} ({clock} now, UTC{sign}{hours}:{minutes})"
+
+
+def _same_day(b: Bounty, old: tzinfo, new: tzinfo) -> Bounty:
+    """An all-day due moved to the same calendar day in the new zone: its time stamp is
+    the day's local midnight, which falls on another day elsewhere."""
+    if b.due_date_ts is None or not b.due_all_day:
+        return b
+    try:
+        day = datetime.fromtimestamp(b.due_date_ts, old).date()
+        if not args.FIRST_DUE_DAY <= day <= args.LAST_DUE_DAY:
+            return b  # a hand-edited date: left as it is rather than made worse
+        ts = int(datetime.combine(day, time(0), tzinfo=new).timestamp())
+    except (OverflowError, ValueError, OSError):
+        return b
+    return replace(b, due_date_ts=ts)
 
 
 def help_text(kind: ChatKind) -> str:
     if kind == "private":
         intro = "Your personal bounties, kept in this chat:"
         rows = [
-            ("/bounty", "list your bounties (also /my)"),
+            ("/bounty", "list your open bounties"),
+            ("/bounty done", f"the ones done in the last {DONE_DAYS} days"),
+            ("/bounty &lt;id&gt;", "one bounty with every detail, e.g. /bounty 3"),
             ("/add &lt;text&gt; [link] [due]", "add one, e.g. /add Renew passport 2026-03-01"),
             ("/edit &lt;id&gt; [text] [link] [due]", "change it, e.g. /edit 3 tomorrow"),
             ("/delete &lt;id&gt;", "delete it"),
+            ("/done &lt;id&gt;", "mark it done, e.g. /done 3"),
+            ("/reopen &lt;id&gt;", "back to open"),
+            ("/my", "all your bounties, the done ones last"),
+            ("/timezone [name]", "show or set your time zone, e.g. /timezone Europe/Berlin"),
         ]
     else:
         intro = "This group's bounties:"
         rows = [
-            ("/bounty", "list the group's bounties"),
+            ("/bounty", "list the open bounties"),
+            ("/bounty done", f"the ones done in the last {DONE_DAYS} days"),
+            ("/bounty &lt;id&gt;", "one bounty with every detail, e.g. /bounty 3"),
             (
                 "/add &lt;text&gt; [link] [due]",
                 "add one, e.g. /add Fix login https://example.com/issues/1 friday",
             ),
             ("/edit &lt;id&gt; [text] [link] [due]", "change your bounty, e.g. /edit 3 2w"),
             ("/delete &lt;id&gt;", "delete your bounty"),
+            ("/claim &lt;id&gt;", "say you are on it, e.g. /claim 3"),
+            ("/unclaim &lt;id&gt;", "release the claim"),
+            ("/done &lt;id&gt;", "mark it done (whoever added or claimed it)"),
+            ("/reopen &lt;id&gt;", "back to open"),
             ("/track &lt;id&gt;", "track a bounty"),
             ("/untrack &lt;id&gt;", "stop tracking it"),
             ("/my", "the bounties you track here"),
+            ("/timezone [name]", "show the group's time zone; admins set it, e.g. Europe/Berlin"),
         ]
     lines = [intro, *(f"{cmd} — {what}" for cmd, what in rows)]
+    if kind == "group":
+        lines += ["", "Admins may also edit, delete, finish, reopen and unclaim any bounty."]
     lines += [
         "",
         "Due dates: YYYY-MM-DD, YYYY-MM-DD HH:MM, today, tomorrow, a weekday, "
@@ -261,6 +602,8 @@ def migrate_group(
         migrated_from=tuple(
             dict.fromkeys([*base.migrated_from, *(new.migrated_from if new else ()), old_id])
         ),
+        # The zone the group chose before the move, else one set in the raced moment.
+        tz=base.tz if base.tz is not None else (new.tz if new is not None else None),
     )
     tracks: dict[int, TrackList] = {}
     for user_id in sorted({*old_tracks, *new_tracks}):
@@ -282,11 +625,17 @@ def _local(now: int, tz: tzinfo) -> datetime:
     return datetime.fromtimestamp(now, tz)
 
 
-def _list(
-    title: str, bounties: tuple[Bounty, ...] | list[Bounty], now: int, tz: tzinfo
-) -> list[str]:
+def _open_then_done(bounties: Sequence[Bounty]) -> list[Bounty]:
+    """The open ones by due date, then the done ones, most recently done first."""
+    open_ones = sorted((b for b in bounties if not b.done), key=render.sort_key)
+    done = sorted((b for b in bounties if b.done), key=lambda b: (-(b.done_at or 0), b.id))
+    return [*open_ones, *done]
+
+
+def _list(title: str, bounties: Sequence[Bounty], now: int, tz: tzinfo) -> list[str]:
     empty = "No bounties yet. Add one with /add &lt;text&gt; [link] [due]."
-    return render.render_list(title, bounties, now, tz, empty=empty)
+    ordered = _open_then_done(bounties)
+    return render.render_list(title, ordered, now, tz, empty=empty, keep_order=True)
 
 
 def _find(bounties: tuple[Bounty, ...], bounty_id: int) -> Bounty:
@@ -296,9 +645,11 @@ def _find(bounties: tuple[Bounty, ...], bounty_id: int) -> Bounty:
     raise BadInput(f"There is no bounty #{bounty_id} here. Send /bounty to see the list.")
 
 
-def _check_creator(bounty: Bounty, user_id: int | None, verb: str) -> None:
-    if user_id is not None and bounty.created_by_user_id != user_id:
-        raise BadInput(f"Only the person who added bounty #{bounty.id} can {verb} it.")
+def _name(name: str | None, user_id: int | None) -> str:
+    """Someone named in a plain-text refusal (execute escapes it)."""
+    if name:
+        return name
+    return f"user {user_id}" if user_id is not None else "an anonymous admin"
 
 
 def _replaced(bounties: tuple[Bounty, ...], new: Bounty) -> tuple[Bounty, ...]:
@@ -327,16 +678,16 @@ def _excerpt(text: str) -> str:
     return render.escape(flat)
 
 
-def _added(b: Bounty, tz: tzinfo) -> str:
+def _added(b: Bounty, now: int, tz: tzinfo) -> str:
     parts = [f"✅ Added <b>#{b.id}</b>: {_excerpt(b.text)}"]
     if b.due_date_ts is not None:
-        parts.append(f"📅 due {render.format_due(b.due_date_ts, b.due_all_day, tz)}")
+        parts.append(f"📅 due {render.due_html(b.due_date_ts, b.due_all_day, now, tz)}")
     if b.link is not None:
         parts.append("🔗 with link")
     return "\n".join(parts)
 
 
-def _edited_answer(old: Bounty, new: Bounty, tz: tzinfo) -> str:
+def _edited_answer(old: Bounty, new: Bounty, now: int, tz: tzinfo) -> str:
     changes = []
     if new.text != old.text:
         changes.append(f"text: {_excerpt(new.text)}")
@@ -346,7 +697,7 @@ def _edited_answer(old: Bounty, new: Bounty, tz: tzinfo) -> str:
         changes.append(
             "due date removed"
             if new.due_date_ts is None
-            else f"due {render.format_due(new.due_date_ts, new.due_all_day, tz)}"
+            else f"due {render.due_html(new.due_date_ts, new.due_all_day, now, tz)}"
         )
     summary = "; ".join(changes) if changes else "nothing changed"
     return f"✏️ Updated <b>#{new.id}</b>: {summary}"
@@ -355,6 +706,7 @@ def _edited_answer(old: Bounty, new: Bounty, tz: tzinfo) -> str:
 __all__ = [
     "GROUP_COMMANDS",
     "MIGRATE",
+    "MODERATED",
     "PRIVATE_COMMANDS",
     "Outcome",
     "Request",
@@ -362,4 +714,5 @@ __all__ = [
     "files_needed",
     "help_text",
     "migrate_group",
+    "needs_admin",
 ]

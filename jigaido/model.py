@@ -11,7 +11,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias, get_args
 
 from jigaido.errors import DamagedFile
 
@@ -23,6 +23,10 @@ USER_FILE = "user.json"
 APPLIED_KEEP_SECONDS = 24 * 3600
 
 
+Status = Literal["open", "claimed", "done"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+
+
 @dataclass(frozen=True, slots=True)
 class Bounty:
     id: int
@@ -32,6 +36,22 @@ class Bounty:
     created_at: int
     created_by_user_id: int | None = None  # set in groups; personal bounties have none
     due_all_day: bool = False  # the due date was given without a time: the whole day counts
+    # Version 2 (SPEC section 6). A v1 file has none of these: an open bounty.
+    status: Status = "open"
+    claimed_by_user_id: int | None = None  # "claimed"; kept once done, to show who did it
+    done_at: int | None = None
+    done_by_user_id: int | None = None  # None once done: an anonymous admin, or a DM
+    # Display names as Telegram gave them at the time, so lists need not ask Telegram.
+    created_by_name: str | None = None
+    claimed_by_name: str | None = None
+    done_by_name: str | None = None
+    # Who tracks it (groups): the same facts as the users' tracking files, kept here so
+    # a card can count them and a reminder name them without reading every user's file.
+    tracked_by: tuple[int, ...] = ()
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +80,7 @@ class GroupBook:
     bounties: tuple[Bounty, ...] = ()
     applied: tuple[Applied, ...] = ()
     migrated_from: tuple[int, ...] = ()
+    tz: str | None = None  # the chat's IANA time zone; None: the bot's JIGAIDO_TZ
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +89,7 @@ class UserBook:
     next_id: int = 1
     bounties: tuple[Bounty, ...] = ()
     applied: tuple[Applied, ...] = ()
+    tz: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,22 +203,27 @@ def prune_applied(
 def to_json(doc: Doc) -> dict[str, Any]:
     """The file's JSON object (the store encodes it: `store.encode`)."""
     applied = [{"update_id": a.update_id, "at": a.at, "answer": a.answer} for a in doc.applied]
+    out: dict[str, Any]
     if isinstance(doc, GroupBook):
-        return {
+        out = {
             "group_id": doc.group_id,
             "next_id": doc.next_id,
             "bounties": [_bounty_json(b, in_group=True) for b in doc.bounties],
             "applied_updates": applied,
             "migrated_from": list(doc.migrated_from),
         }
-    if isinstance(doc, UserBook):
-        return {
+    elif isinstance(doc, UserBook):
+        out = {
             "user_id": doc.user_id,
             "next_id": doc.next_id,
             "bounties": [_bounty_json(b, in_group=False) for b in doc.bounties],
             "applied_updates": applied,
         }
-    return {"user_id": doc.user_id, "tracked": list(doc.tracked), "applied_updates": applied}
+    else:
+        return {"user_id": doc.user_id, "tracked": list(doc.tracked), "applied_updates": applied}
+    if doc.tz is not None:  # absent means the bot's zone, so a v1 reader loses nothing
+        out["tz"] = doc.tz
+    return out
 
 
 def _bounty_json(b: Bounty, *, in_group: bool) -> dict[str, Any]:
@@ -211,6 +238,22 @@ def _bounty_json(b: Bounty, *, in_group: bool) -> dict[str, Any]:
         out["created_by_user_id"] = b.created_by_user_id
     if b.due_date_ts is not None:
         out["due_all_day"] = b.due_all_day
+    out["status"] = b.status
+    out["claimed_by_user_id"] = b.claimed_by_user_id
+    out["done_at"] = b.done_at
+    out["done_by_user_id"] = b.done_by_user_id
+    if in_group:
+        # Written only when there is something to say: most bounties have no names or
+        # trackers yet, and a reader takes absent as none.
+        for name, value in (
+            ("created_by_name", b.created_by_name),
+            ("claimed_by_name", b.claimed_by_name),
+            ("done_by_name", b.done_by_name),
+        ):
+            if value is not None:
+                out[name] = value
+        if b.tracked_by:
+            out["tracked_by"] = list(b.tracked_by)
     return out
 
 
@@ -244,6 +287,7 @@ def from_json(key: FileKey, obj: object) -> Doc:
             migrated_from=tuple(
                 _as_int(v, "migrated_from[]") for v in _list(o, "migrated_from", optional=True)
             ),
+            tz=_optional_str(o, "tz"),
         )
     if key.name == USER_FILE:
         bounties = tuple(_bounty(b, in_group=False) for b in _list(o, "bounties"))
@@ -252,6 +296,7 @@ def from_json(key: FileKey, obj: object) -> Doc:
             next_id=_next_id(_int(o, "next_id"), bounties),
             bounties=bounties,
             applied=applied,
+            tz=_optional_str(o, "tz"),
         )
     return TrackList(
         user_id=_int(o, "user_id"),
@@ -271,6 +316,23 @@ def _bounty(obj: object, *, in_group: bool) -> Bounty:
     all_day = o.get("due_all_day", False)
     if not isinstance(all_day, bool):
         raise DamagedFile("due_all_day is not a boolean")
+    status = o.get("status", "open")
+    if status not in STATUSES:
+        raise DamagedFile(f"status is not one of {', '.join(STATUSES)}")
+    claimer = _optional_int(o, "claimed_by_user_id")
+    done_at = _optional_int(o, "done_at")
+    done_by = _optional_int(o, "done_by_user_id")
+    if status == "claimed" and claimer is None:
+        status = "open"  # a claim without a claimer (a hand edit) claims nothing
+    if status != "done":
+        # Only a done bounty remembers who finished it; an open one has no claimer.
+        done_at = done_by = None
+        if status == "open":
+            claimer = None
+    names = {
+        name: _optional_str(o, name) if in_group else None
+        for name in ("created_by_name", "claimed_by_name", "done_by_name")
+    }
     return Bounty(
         id=_int(o, "id"),
         text=_str(o, "text"),
@@ -279,7 +341,30 @@ def _bounty(obj: object, *, in_group: bool) -> Bounty:
         created_at=_int(o, "created_at"),
         created_by_user_id=_int(o, "created_by_user_id") if in_group else None,
         due_all_day=all_day and due is not None,
+        status=status,
+        claimed_by_user_id=claimer,
+        done_at=done_at,
+        done_by_user_id=done_by,
+        created_by_name=names["created_by_name"],
+        claimed_by_name=names["claimed_by_name"] if claimer is not None else None,
+        done_by_name=names["done_by_name"] if status == "done" else None,
+        tracked_by=tuple(
+            dict.fromkeys(_as_int(v, "tracked_by[]") for v in _list(o, "tracked_by", optional=True))
+        )
+        if in_group
+        else (),
     )
+
+
+def _optional_int(o: Mapping[str, Any], name: str) -> int | None:
+    """A field v2 added: absent or null is None."""
+    value = o.get(name)
+    return None if value is None else _as_int(value, name)
+
+
+def _optional_str(o: Mapping[str, Any], name: str) -> str | None:
+    value = o.get(name)
+    return None if value is None else _str(o, name)
 
 
 def _applied(obj: object) -> Applied:

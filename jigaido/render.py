@@ -24,7 +24,7 @@ _WORD_JOINER = "\u2060"
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 _TOKEN = re.compile(f"{_TAG.pattern}|{_ENTITY.pattern}|.", re.DOTALL)
-_TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")  # tg-time, tg-spoiler
 _BREAKS = {"\n": 2, " ": 1}
 
 
@@ -56,8 +56,41 @@ def format_due(ts: int, all_day: bool, tz: tzinfo) -> str:
     return day if all_day else f"{day} {when.hour:02d}:{when.minute:02d}"
 
 
+# Telegram's date_time entity shows a moment in each reader's own zone and format.
+# Telegram refuses a message whose entity lies too far ahead (ENTITY_DATE_INVALID: seen
+# for about three years on, tdlib/telegram-bot-api#852) and cannot carry one past 2038,
+# and a refused message is an answer lost; so only times near now get one, and the
+# rest show the chat-zone text alone. "wdt": weekday, short date, short time.
+LOCAL_CLOCK_PAST = 366 * 86400
+LOCAL_CLOCK_AHEAD = 730 * 86400
+LOCAL_CLOCK_FORMAT = "wdt"
+
+
+def due_html(ts: int, all_day: bool, now: int, tz: tzinfo) -> str:
+    """`format_due` as HTML: a timed due near `now` inside a date_time entity, so each
+    reader sees it on their own clock. A calendar day stays the chat's day: moved to
+    another zone it would name the wrong one."""
+    shown = escape(format_due(ts, all_day, tz))
+    near = now - LOCAL_CLOCK_PAST <= ts <= now + LOCAL_CLOCK_AHEAD
+    if all_day or not near or not 0 < ts < 2**31:  # the entity's time is a positive int32
+        return shown
+    return f'<tg-time unix="{ts}" format="{LOCAL_CLOCK_FORMAT}">{shown}</tg-time>'
+
+
+def format_day(ts: int, tz: tzinfo) -> str:
+    """The chat's calendar day of `ts` (when something was added or done)."""
+    return format_due(ts, True, tz)
+
+
+def person(name: str | None, user_id: int | None) -> str:
+    """Someone as lists show them, escaped: the name Telegram gave, else their id."""
+    if name:
+        return escape(name)
+    return f"user {user_id}" if user_id is not None else "an anonymous admin"
+
+
 def is_overdue(b: Bounty, now: int, tz: tzinfo) -> bool:
-    if b.due_date_ts is None:
+    if b.due_date_ts is None or b.done:
         return False
     when = _local(b.due_date_ts, tz) if b.due_all_day else None
     if when is None or when.date() == date.max:
@@ -75,19 +108,64 @@ def sort_key(b: Bounty) -> tuple[bool, int, int]:
 
 
 def bounty_block(b: Bounty, now: int, tz: tzinfo) -> str:
+    """A bounty as lists show it: id, text, link, due, who is on it, done."""
     lines = [f"<b>#{b.id}</b> {escape(b.text)}"]
     if b.link is not None:
         lines.append(f'🔗 <a href="{html.escape(b.link, quote=True)}">{escape(b.link)}</a>')
     if b.due_date_ts is not None:
-        shown = format_due(b.due_date_ts, b.due_all_day, tz)
-        if _local(b.due_date_ts, tz) is None:
-            # A hand-edited file, or a v1 date near 9999 in a far zone: say how to mend it.
-            lines.append(f"📅 ⚠️ {shown} (fix it with /edit {b.id} and a new due, or nodue)")
-        elif is_overdue(b, now, tz):
-            lines.append(f"📅 {shown} ⚠️ <b>overdue</b>")
-        else:
-            lines.append(f"📅 {shown}")
+        lines.append(f"📅 {_due_line(b, now, tz)}")
+    if b.status == "claimed":
+        lines.append(f"🙋 {person(b.claimed_by_name, b.claimed_by_user_id)}")
+    elif b.done:
+        lines.append(_done_line(b, tz))
     return "\n".join(lines)
+
+
+def bounty_card(b: Bounty, now: int, tz: tzinfo, *, in_group: bool) -> str:
+    """Every field of one bounty, with its state (and in a group who is on it, how many
+    track it and who added it)."""
+    lines = [f"<b>#{b.id}</b> {escape(b.text)}"]
+    if b.link is not None:
+        lines.append(f'🔗 <a href="{html.escape(b.link, quote=True)}">{escape(b.link)}</a>')
+    lines.append(
+        f"📅 due {_due_line(b, now, tz)}" if b.due_date_ts is not None else "📅 no due date"
+    )
+    if b.done:
+        line = _done_line(b, tz, by=in_group)
+        if in_group and b.claimed_by_user_id is not None:
+            line += f" (claimed by {person(b.claimed_by_name, b.claimed_by_user_id)})"
+        lines.append(line)
+    elif b.status == "claimed":
+        lines.append(f"🙋 claimed by {person(b.claimed_by_name, b.claimed_by_user_id)}")
+    else:
+        lines.append(f"🟢 open{f': /claim {b.id} to take it' if in_group else ''}")
+    if in_group:
+        count = len(b.tracked_by)
+        lines.append(f"👀 tracked by {count} {'person' if count == 1 else 'people'}")
+        added_by = person(b.created_by_name, b.created_by_user_id)
+        lines.append(f"➕ added {format_day(b.created_at, tz)} by {added_by}")
+    else:
+        lines.append(f"➕ added {format_day(b.created_at, tz)}")
+    return "\n".join(lines)
+
+
+def _due_line(b: Bounty, now: int, tz: tzinfo) -> str:
+    assert b.due_date_ts is not None
+    if _local(b.due_date_ts, tz) is None:
+        # A hand-edited file, or a v1 date near 9999 in a far zone: say how to mend it.
+        shown = format_due(b.due_date_ts, b.due_all_day, tz)
+        return f"⚠️ {shown} (fix it with /edit {b.id} and a new due, or nodue)"
+    shown = due_html(b.due_date_ts, b.due_all_day, now, tz)
+    return f"{shown} ⚠️ <b>overdue</b>" if is_overdue(b, now, tz) else shown
+
+
+def _done_line(b: Bounty, tz: tzinfo, *, by: bool = True) -> str:
+    line = "✅ <b>done</b>"
+    if b.done_at is not None:
+        line += f" {format_day(b.done_at, tz)}"
+    if by and b.done_by_name is not None:
+        line += f" by {escape(b.done_by_name)}"
+    return line
 
 
 # A file may hold any integer (v1 took years up to 9999; operators edit files by hand),
@@ -115,11 +193,17 @@ def _raw(ts: int) -> str:
 
 
 def render_list(
-    title: str, bounties: Iterable[Bounty], now: int, tz: tzinfo, *, empty: str
+    title: str,
+    bounties: Iterable[Bounty],
+    now: int,
+    tz: tzinfo,
+    *,
+    empty: str,
+    keep_order: bool = False,
 ) -> list[str]:
     """The bounties as one or more messages, each within `MESSAGE_LIMIT`; `[empty]`
-    when there are none."""
-    ordered = sorted(bounties, key=sort_key)
+    when there are none. Sorted by `sort_key` unless `keep_order`."""
+    ordered = list(bounties) if keep_order else sorted(bounties, key=sort_key)
     if not ordered:
         return [empty]
     blocks = [bounty_block(b, now, tz) for b in ordered]

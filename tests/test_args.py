@@ -20,7 +20,9 @@ from jigaido.args import (
     parse_add,
     parse_edit,
     parse_id,
+    parse_zone,
     split_command,
+    zone,
 )
 from jigaido.errors import BadInput
 
@@ -586,3 +588,55 @@ def test_add_text_survives_with_link_and_due(text: str) -> None:
     args = parse_add(f"{text} https://example.com 3d", NOW)
     assert args.text == text.strip()
     assert args.link == "https://example.com"
+
+
+# --- time zones ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("Europe/Berlin", "Europe/Berlin"),
+        ("  europe/berlin ", "Europe/Berlin"),
+        ("AMERICA/NEW_YORK", "America/New_York"),
+        ("UTC", "UTC"),
+        ("utc", "UTC"),
+        ("Etc/GMT+3", "Etc/GMT+3"),
+        ("Asia/Kathmandu", "Asia/Kathmandu"),
+    ],
+)
+def test_zone_names_are_taken_in_any_case(raw: str, name: str) -> None:
+    """An IANA name is accepted in any letter case and comes back canonical."""
+    assert parse_zone(raw) == name
+
+
+@pytest.mark.parametrize(
+    ("raw", "guess"),
+    [("Berlin", "Europe/Berlin"), ("new york", "America/New_York"), ("Kolkata", "Asia/Kolkata")],
+)
+def test_a_city_alone_is_refused_with_the_zone_it_names(raw: str, guess: str) -> None:
+    """A city without its region is refused, suggesting the zone, with an example."""
+    with pytest.raises(BadInput, match=f"Did you mean {re.escape(guess)}\\?") as caught:
+        parse_zone(raw)
+    assert "/timezone Europe/Berlin" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "   ", "Mars/Olympus", "localtime", "Factory", "../../etc/passwd", "/etc/x", "x" * 500],
+)
+def test_what_is_no_zone_is_refused_with_an_example(raw: str) -> None:
+    """Anything but a zone of the database, the host's `localtime` included, is refused
+    with an example, and a long argument is not echoed whole."""
+    with pytest.raises(BadInput, match="Europe/Berlin") as caught:
+        parse_zone(raw)
+    assert len(str(caught.value)) < 250
+
+
+def test_a_stored_zone_the_database_lost_falls_back_to_the_bot_zone() -> None:
+    """A chat's zone resolves to its ZoneInfo; none, or a name the host no longer has,
+    is the bot's zone."""
+    assert zone("Europe/Berlin", UTC) == BERLIN
+    assert zone(None, BERLIN) is BERLIN
+    assert zone("Gone/Away", BERLIN) is BERLIN
+    assert zone("../x", BERLIN) is BERLIN

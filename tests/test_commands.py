@@ -12,6 +12,7 @@ import pytest
 
 from jigaido.commands import (
     GROUP_COMMANDS,
+    MODERATED,
     PRIVATE_COMMANDS,
     Outcome,
     Request,
@@ -19,6 +20,7 @@ from jigaido.commands import (
     files_needed,
     help_text,
     migrate_group,
+    needs_admin,
 )
 from jigaido.model import (
     Applied,
@@ -41,6 +43,8 @@ GROUP_A = -100123
 GROUP_B = -100777
 ANN = 456
 BOB = 789
+CY = 321
+NAMES = {ANN: "Ann", BOB: "Bob", CY: "Cy"}
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
@@ -56,11 +60,24 @@ class Chats:
         self._update_ids = count(1000)
 
     def request(
-        self, chat_id: int, command: str, args: str = "", user_id: int | None = ANN
+        self,
+        chat_id: int,
+        command: str,
+        args: str = "",
+        user_id: int | None = ANN,
+        *,
+        admin: bool | None = False,
+        name: str | None = None,
     ) -> Request:
+        """A request as the router builds it; in a group, from a member the router found
+        is not an admin unless `admin` says otherwise."""
         kind = "private" if chat_id > 0 else "group"
         uid = next(self._update_ids)
-        return Request(uid, chat_id, kind, user_id, uid + 1, command, args)
+        return Request(
+            uid, chat_id, kind, user_id, uid + 1, command, args,
+            user_name=name if name is not None else NAMES.get(user_id or 0),
+            admin=admin if kind == "group" else None,
+        )  # fmt: skip
 
     def run(self, req: Request, now: int = NOW) -> Outcome:
         needed = files_needed(req)
@@ -70,9 +87,17 @@ class Chats:
         self.docs.update(outcome.changed)
         return outcome
 
-    def send(self, chat_id: int, command: str, args: str = "", user_id: int | None = ANN) -> str:
+    def send(
+        self,
+        chat_id: int,
+        command: str,
+        args: str = "",
+        user_id: int | None = ANN,
+        *,
+        admin: bool | None = False,
+    ) -> str:
         """Run one command and return its answer (asserting there is exactly one message)."""
-        [answer] = self.run(self.request(chat_id, command, args, user_id)).messages
+        [answer] = self.run(self.request(chat_id, command, args, user_id, admin=admin)).messages
         return answer
 
     def group(self, chat_id: int = GROUP_A) -> GroupBook:
@@ -428,9 +453,10 @@ def test_help_differs_by_chat_kind(chats: Chats) -> None:
     assert chats.docs == {}
 
 
-@pytest.mark.parametrize("command", ["track", "untrack"])
+@pytest.mark.parametrize("command", ["track", "untrack", "claim", "unclaim"])
 def test_track_in_dm_says_groups_only(chats: Chats, command: str) -> None:
-    """/track and /untrack in a DM say they work in groups, touching nothing."""
+    """/track, /untrack, /claim and /unclaim in a DM say they work in groups, touching
+    nothing."""
     req = chats.request(ANN, command, "1")
     assert files_needed(req) == ()
     answer = assert_refused(chats, req)
@@ -449,8 +475,11 @@ def test_unknown_command_in_dm_gets_a_hint(chats: Chats) -> None:
 
 @pytest.mark.parametrize(
     ("command", "args"),
-    [("add", "x"), ("track", "1"), ("untrack", "1"), ("my", ""), ("edit", "1 y"), ("delete", "1")],
-)
+    [
+        ("add", "x"), ("track", "1"), ("untrack", "1"), ("my", ""), ("edit", "1 y"),
+        ("delete", "1"), ("claim", "1"), ("unclaim", "1"), ("done", "1"), ("reopen", "1"),
+    ],
+)  # fmt: skip
 def test_group_command_without_user(with_bounty: Chats, command: str, args: str) -> None:
     """In a group a command that needs a user answers so when there is none, changing nothing."""
     req = with_bounty.request(GROUP_A, command, args, user_id=None)
@@ -500,10 +529,14 @@ CHANGING = [
     (GROUP_A, "delete", "1"),
     (GROUP_A, "track", "1"),
     (GROUP_A, "untrack", "2"),
+    (GROUP_A, "claim", "1"),
+    (GROUP_A, "done", "1"),
     (GROUP_B, "start", ""),
     (ANN, "add", "mine"),
     (ANN, "edit", "1 nodue"),
     (ANN, "delete", "1"),
+    (ANN, "done", "1"),
+    (ANN, "timezone", "Asia/Tokyo"),
     (BOB, "start", ""),
 ]
 
@@ -624,7 +657,7 @@ def test_text_of_1000_characters_is_accepted(chats: Chats) -> None:
 @pytest.mark.parametrize("command", [*GROUP_COMMANDS, "unknown"])
 def test_files_needed_in_group(command: str) -> None:
     """A group command needs group.json, plus the user's tracking file for track/untrack/my."""
-    req = Request(1, GROUP_A, "group", BOB, 2, command)
+    req = Request(1, GROUP_A, "group", BOB, 2, command, "1")
     expected: tuple[FileKey, ...]
     if command == "help":
         expected = ()
@@ -635,7 +668,7 @@ def test_files_needed_in_group(command: str) -> None:
     assert files_needed(req) == expected
 
 
-@pytest.mark.parametrize("command", [*PRIVATE_COMMANDS, "track", "untrack", "unknown"])
+@pytest.mark.parametrize("command", [*PRIVATE_COMMANDS, "track", "untrack", "claim", "unknown"])
 def test_files_needed_in_dm(command: str) -> None:
     """A DM command needs the user's user.json, except help and commands that do nothing."""
     req = Request(1, ANN, "private", ANN, 2, command)
@@ -748,3 +781,460 @@ def test_migrate_without_old_book_does_not_name_itself() -> None:
     assert [b.text for b in merged.bounties] == ["raced one", "raced two"]
     assert NEW_ID not in merged.migrated_from
     assert ANN in tracks
+
+
+# --- /claim and /unclaim --------------------------------------------------------------------
+
+
+def test_claim_records_the_claimer_and_lists_show_them(with_bounty: Chats) -> None:
+    """/claim marks the bounty claimed by the sender, with their name, and lists and
+    the card show who is on it."""
+    chats = with_bounty
+    answer = chats.request(GROUP_A, "claim", "#2", BOB, name="Bob <the> @builder")
+    [said] = chats.run(answer).messages
+    assert said == "🙋 Bob &lt;the&gt; @\u2060builder claimed <b>#2</b>: Other"
+    b = chats.bounty(2)
+    assert (b.status, b.claimed_by_user_id, b.claimed_by_name) == (
+        "claimed", BOB, "Bob <the> @builder",
+    )  # fmt: skip
+    [listing] = chats.run(chats.request(GROUP_A, "bounty")).messages
+    assert "🙋 Bob &lt;the&gt; @\u2060builder" in listing
+    assert chats.bounty(1).status == "open"
+
+
+def test_claim_twice_by_the_claimer_says_already(with_bounty: Chats) -> None:
+    """Claiming what you already claimed says so and changes nothing."""
+    with_bounty.send(GROUP_A, "claim", "1", BOB)
+    answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "claim", "1", BOB))
+    assert answer == "You already claimed <b>#1</b>."
+
+
+def test_one_claimer_at_a_time(with_bounty: Chats) -> None:
+    """A bounty claimed by someone else is refused, naming the claimer and how to free it."""
+    with_bounty.send(GROUP_A, "claim", "1", BOB)
+    answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "claim", "1", CY))
+    assert answer.startswith("⚠️")
+    assert "already claimed by Bob" in answer
+    assert "/unclaim 1" in answer
+    assert with_bounty.bounty(1).claimed_by_user_id == BOB
+
+
+def test_a_done_bounty_cannot_be_claimed(with_bounty: Chats) -> None:
+    """Claiming a done bounty is refused, pointing at /reopen."""
+    with_bounty.send(GROUP_A, "done", "1")
+    answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "claim", "1", BOB))
+    assert answer.startswith("⚠️")
+    assert "is done" in answer
+    assert "/reopen 1" in answer
+
+
+@pytest.mark.parametrize("command", ["claim", "unclaim", "done", "reopen"])
+def test_lifecycle_commands_name_a_missing_or_bad_id(with_bounty: Chats, command: str) -> None:
+    """An id the group does not have, or no id, is refused and named."""
+    answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, command, "42"))
+    assert answer.startswith("⚠️")
+    assert "#42" in answer
+    for bad in ("", "abc", "0"):
+        assert assert_refused(with_bounty, with_bounty.request(GROUP_A, command, bad)).startswith(
+            "⚠️"
+        )
+
+
+@pytest.mark.parametrize(
+    ("who", "admin", "whose"),
+    [(BOB, False, "your claim"), (ANN, False, "Bob's claim"), (CY, True, "Bob's claim")],
+    ids=["claimer", "creator", "admin"],
+)
+def test_unclaim_by_claimer_creator_or_admin(
+    with_bounty: Chats, who: int, admin: bool, whose: str
+) -> None:
+    """The claimer, the bounty's creator and an admin may release a claim: open again."""
+    with_bounty.send(GROUP_A, "claim", "1", BOB)
+    answer = with_bounty.send(GROUP_A, "unclaim", "1", who, admin=admin)
+    assert answer.startswith(f"↩️ Released {whose} on <b>#1</b>")
+    b = with_bounty.bounty(1)
+    assert (b.status, b.claimed_by_user_id, b.claimed_by_name) == ("open", None, None)
+
+
+def test_unclaim_by_anyone_else_is_refused(with_bounty: Chats) -> None:
+    """Someone who neither claimed, added nor administers it cannot release the claim."""
+    with_bounty.send(GROUP_A, "claim", "1", BOB)
+    answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "unclaim", "1", CY))
+    assert answer.startswith("⚠️ Only the person who added it, Bob who claimed it or an admin")
+
+
+def test_unclaim_what_is_not_claimed_or_done_is_refused(with_bounty: Chats) -> None:
+    """Releasing an open bounty says to /claim it; a done one says there is no claim."""
+    open_answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "unclaim", "1"))
+    assert "not claimed" in open_answer
+    assert "/claim 1" in open_answer
+    with_bounty.send(GROUP_A, "done", "1")
+    done_answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "unclaim", "1"))
+    assert "is done" in done_answer
+
+
+# --- /done and /reopen ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "admin"), [(ANN, False), (BOB, False), (CY, True)], ids=["creator", "claimer", "admin"]
+)
+def test_done_by_creator_claimer_or_admin(with_bounty: Chats, who: int, admin: bool) -> None:
+    """The creator, the claimer or an admin marks a bounty done: when and by whom are
+    kept, and so is the claimer."""
+    with_bounty.send(GROUP_A, "claim", "1", BOB)
+    answer = with_bounty.send(GROUP_A, "done", "1", who, admin=admin)
+    assert answer == "🎉 Done: <b>#1</b> Fix login"
+    b = with_bounty.bounty(1)
+    assert (b.status, b.done_at, b.done_by_user_id, b.done_by_name) == (
+        "done", NOW, who, NAMES[who],
+    )  # fmt: skip
+    assert b.claimed_by_user_id == BOB
+
+
+def test_done_by_anyone_else_is_refused(with_bounty: Chats) -> None:
+    """A member who did not add or claim it, and is no admin, cannot mark it done."""
+    answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "done", "1", CY))
+    assert "Only the person who added it, its claimer or an admin" in answer
+
+
+def test_done_twice_says_already(with_bounty: Chats) -> None:
+    """Marking a done bounty done again says so and changes nothing (not its time)."""
+    with_bounty.send(GROUP_A, "done", "1")
+    answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "done", "1"))
+    assert answer == "Bounty <b>#1</b> is already done."
+
+
+def test_reopen_puts_it_back_to_open(with_bounty: Chats) -> None:
+    """/reopen of a done bounty: open, no claimer, no done time, back in the list."""
+    with_bounty.send(GROUP_A, "claim", "1", BOB)
+    with_bounty.send(GROUP_A, "done", "1", BOB)
+    answer = with_bounty.send(GROUP_A, "reopen", "1", BOB)
+    assert answer.startswith("🔄 Reopened <b>#1</b>")
+    assert "/claim 1" in answer
+    b = with_bounty.bounty(1)
+    assert (b.status, b.claimed_by_user_id, b.done_at, b.done_by_user_id, b.done_by_name) == (
+        "open", None, None, None, None,
+    )  # fmt: skip
+    [listing] = with_bounty.run(with_bounty.request(GROUP_A, "bounty")).messages
+    assert listed_ids(listing) == [1, 2]
+
+
+def test_reopen_rules(with_bounty: Chats) -> None:
+    """Reopening an open bounty is refused; only the creator, claimer or an admin may."""
+    answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "reopen", "1"))
+    assert "not done" in answer
+    with_bounty.send(GROUP_A, "done", "1")
+    refused = assert_refused(with_bounty, with_bounty.request(GROUP_A, "reopen", "1", CY))
+    assert refused.startswith("⚠️ Only")
+    assert with_bounty.send(GROUP_A, "reopen", "1", CY, admin=True).startswith("🔄")
+
+
+def test_done_and_reopen_in_dm(chats: Chats) -> None:
+    """In a DM the owner marks personal bounties done and reopens them."""
+    chats.send(ANN, "add", "Renew passport")
+    assert chats.send(ANN, "done", "1") == "🎉 Done: <b>#1</b> Renew passport"
+    b = chats.bounty(1, ANN)
+    assert (b.status, b.done_at, b.done_by_user_id, b.done_by_name) == ("done", NOW, ANN, None)
+    assert chats.send(ANN, "reopen", "1").startswith("🔄 Reopened <b>#1</b>")
+    assert "/claim" not in chats.send(ANN, "done", "1") + chats.send(ANN, "reopen", "1")
+
+
+# --- admins ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("command", "args"), [("edit", "1 Tidied"), ("delete", "1")])
+def test_an_admin_may_edit_and_delete_any_bounty(
+    with_bounty: Chats, command: str, args: str
+) -> None:
+    """An admin of the group may edit or delete a bounty someone else added."""
+    answer = with_bounty.send(GROUP_A, command, args, CY, admin=True)
+    assert answer.startswith("✏️" if command == "edit" else "🗑")
+    if command == "edit":
+        assert with_bounty.bounty(1).text == "Tidied"
+        assert with_bounty.bounty(1).created_by_user_id == ANN
+    else:
+        assert [b.id for b in with_bounty.group().bounties] == [2]
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [("edit", "1 x"), ("delete", "1"), ("done", "1"), ("reopen", "1"), ("unclaim", "1")],
+)
+def test_when_admins_could_not_be_checked_nothing_changes(
+    with_bounty: Chats, command: str, args: str
+) -> None:
+    """When Telegram could not say whether the sender is an admin, an action only an
+    admin could take is refused, saying so, and changes nothing."""
+    with_bounty.send(GROUP_A, "claim", "1", BOB)
+    if command == "reopen":
+        with_bounty.send(GROUP_A, "done", "1")
+    answer = assert_refused(
+        with_bounty, with_bounty.request(GROUP_A, command, args, CY, admin=None)
+    )
+    assert answer.startswith("⚠️ I could not check that you are an admin")
+
+
+def test_the_creator_needs_no_admin_check(with_bounty: Chats) -> None:
+    """The bounty's own creator edits and finishes it even when admins could not be asked."""
+    assert with_bounty.send(GROUP_A, "edit", "1 Mine", ANN, admin=None).startswith("✏️")
+    assert with_bounty.send(GROUP_A, "done", "1", ANN, admin=None).startswith("🎉")
+
+
+@pytest.mark.parametrize("command", ["edit", "delete", "done", "unclaim"])
+def test_an_anonymous_admin_moderates_without_a_user(with_bounty: Chats, command: str) -> None:
+    """An admin writing as the group (no user, admin) may take the moderator actions;
+    a done bounty then names no one."""
+    with_bounty.send(GROUP_A, "claim", "1", BOB)
+    args = "1 Renamed" if command == "edit" else "1"
+    outcome = with_bounty.run(
+        with_bounty.request(GROUP_A, command, args, None, admin=True, name="The group")
+    )
+    assert outcome.changed
+    assert not outcome.messages[0].startswith("⚠️")
+    if command == "done":
+        b = with_bounty.bounty(1)
+        assert (b.done_by_user_id, b.done_by_name) == (None, None)
+
+
+def test_an_anonymous_admin_cannot_claim(with_bounty: Chats) -> None:
+    """Claiming needs a person: an anonymous admin is told to send it as themselves."""
+    answer = assert_refused(
+        with_bounty, with_bounty.request(GROUP_A, "claim", "1", None, admin=True)
+    )
+    assert "who you are" in answer
+
+
+def test_needs_admin_only_for_what_an_admin_may_do() -> None:
+    """The router asks Telegram about admins only for a group's moderator actions and
+    for setting its zone, and only when it does not know already."""
+
+    def needs(command: str, args: str = "1", **kw: object) -> bool:
+        base = Request(1, GROUP_A, "group", ANN, 2, command, args)
+        return needs_admin(replace(base, **kw))
+
+    assert all(needs(c) for c in MODERATED)
+    assert needs("timezone", "Europe/Berlin")
+    assert not needs("timezone", "  ")
+    for command in ("add", "bounty", "claim", "track", "untrack", "my", "help", "start"):
+        assert not needs(command)
+    assert not needs("edit", admin=True)
+    assert not needs("edit", user_id=None)
+    assert not needs("done", kind="private", chat_id=ANN)
+
+
+# --- lists, /bounty done, /bounty <id> ------------------------------------------------------
+
+
+@pytest.fixture
+def lifecycle(with_bounty: Chats) -> Chats:
+    """#1 done 40 days ago, #2 open, #3 claimed, #4 done today, #5 done yesterday."""
+    chats = with_bounty
+    for text in ("Claimed one", "Done today", "Done yesterday"):
+        chats.send(GROUP_A, "add", text)
+    chats.run(chats.request(GROUP_A, "done", "1"), now=NOW - 40 * 86400)
+    chats.send(GROUP_A, "claim", "3", BOB)
+    chats.run(chats.request(GROUP_A, "done", "5"), now=NOW - 86400)
+    chats.send(GROUP_A, "done", "4")
+    return chats
+
+
+def test_bounty_lists_no_done_bounty(lifecycle: Chats) -> None:
+    """/bounty shows open and claimed bounties only."""
+    [listing] = lifecycle.run(lifecycle.request(GROUP_A, "bounty")).messages
+    assert listed_ids(listing) == [2, 3]
+    assert "(2)" in listing
+
+
+def test_bounty_done_lists_the_last_30_days_newest_first(lifecycle: Chats) -> None:
+    """/bounty done lists what was done in the last 30 days, most recent first."""
+    [listing] = lifecycle.run(lifecycle.request(GROUP_A, "bounty", "DONE")).messages
+    assert listed_ids(listing) == [4, 5]
+    assert listing.startswith("<b>Done in the last 30 days</b> (2)")
+    assert "✅ <b>done</b> 2025-03-12 by Ann" in listing
+
+
+def test_bounty_done_with_nothing_done(with_bounty: Chats) -> None:
+    """/bounty done without recent done bounties says so."""
+    answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "bounty", "done"))
+    assert "Nothing was marked done in the last 30 days" in answer
+
+
+def test_bounty_when_all_are_done_points_at_done(chats: Chats) -> None:
+    """A list with every bounty done says so instead of "no bounties yet"."""
+    chats.send(GROUP_A, "add", "only")
+    chats.send(GROUP_A, "done", "1")
+    [answer] = chats.run(chats.request(GROUP_A, "bounty")).messages
+    assert "everything is done" in answer
+    assert "/bounty done" in answer
+
+
+def test_my_shows_done_ones_last_marked_done(lifecycle: Chats) -> None:
+    """/my lists tracked open bounties by due date, then the done ones, marked done."""
+    for i in (4, 1, 3, 2):
+        lifecycle.send(GROUP_A, "track", str(i), CY)
+    [listing] = lifecycle.run(lifecycle.request(GROUP_A, "my", user_id=CY)).messages
+    assert listed_ids(listing) == [2, 3, 4, 1]
+    assert listing.count("✅ <b>done</b>") == 2
+    assert "🙋 Bob" in listing
+
+
+def test_my_in_dm_shows_done_last_and_bounty_hides_them(chats: Chats) -> None:
+    """In a DM, /bounty leaves done bounties out; /my lists them last, marked done."""
+    for text in ("a", "b", "c"):
+        chats.send(ANN, "add", text)
+    chats.send(ANN, "done", "1")
+    [listing] = chats.run(chats.request(ANN, "bounty")).messages
+    assert listed_ids(listing) == [2, 3]
+    [mine] = chats.run(chats.request(ANN, "my")).messages
+    assert listed_ids(mine) == [2, 3, 1]
+    assert "✅ <b>done</b> 2025-03-12" in mine
+
+
+def test_bounty_id_shows_its_card(lifecycle: Chats) -> None:
+    """/bounty <id> shows every field of that bounty, its state and its trackers."""
+    lifecycle.send(GROUP_A, "track", "3", CY)
+    lifecycle.send(GROUP_A, "track", "3", ANN)
+    outcome = lifecycle.run(lifecycle.request(GROUP_A, "bounty", "#3"))
+    assert outcome.changed == {}
+    [card] = outcome.messages
+    assert card.startswith("<b>#3</b> Claimed one\n📅 no due date\n🙋 claimed by Bob")
+    assert "👀 tracked by 2 people" in card
+    assert "➕ added 2025-03-12 by Ann" in card
+    [done] = lifecycle.run(lifecycle.request(GROUP_A, "bounty", "1")).messages
+    assert "✅ <b>done</b> 2025-01-31 by Ann" in done
+    assert '🔗 <a href="https://a.example/1">' in done
+    assert "overdue" not in done
+
+
+@pytest.mark.parametrize("args", ["42", "soon", "done later", "-1"])
+def test_bounty_with_a_bad_argument_says_how(with_bounty: Chats, args: str) -> None:
+    """/bounty with an unknown id or a word it does not take names the three forms."""
+    answer = assert_refused(with_bounty, with_bounty.request(GROUP_A, "bounty", args))
+    assert answer.startswith("⚠️")
+    if args == "42":
+        assert "#42" in answer
+    else:
+        assert "/bounty done" in answer
+        assert "/bounty &lt;id&gt;" in answer
+
+
+# --- trackers in group.json -----------------------------------------------------------------
+
+
+def test_track_and_untrack_keep_the_trackers_in_group_json(with_bounty: Chats) -> None:
+    """Tracking puts the user among the bounty's trackers in group.json too; untracking
+    takes them out."""
+    chats = with_bounty
+    outcome = chats.run(chats.request(GROUP_A, "track", "1", BOB))
+    assert set(outcome.changed) == {FileKey.group(GROUP_A), FileKey.tracking(GROUP_A, BOB)}
+    chats.send(GROUP_A, "track", "1", CY)
+    assert chats.bounty(1).tracked_by == (BOB, CY)
+    chats.send(GROUP_A, "untrack", "1", BOB)
+    assert chats.bounty(1).tracked_by == (CY,)
+
+
+def test_a_v1_tracking_file_is_brought_into_group_json_at_the_next_track(chats: Chats) -> None:
+    """Trackers a v1 file never put in group.json are added when that user next tracks
+    or untracks something."""
+    chats.send(GROUP_A, "add", "a")
+    chats.send(GROUP_A, "add", "b")
+    chats.send(GROUP_A, "add", "c")
+    chats.docs[FileKey.tracking(GROUP_A, BOB)] = TrackList(BOB, (1, 2))
+    chats.send(GROUP_A, "untrack", "2", BOB)
+    assert [b.tracked_by for b in chats.group().bounties] == [(BOB,), (), ()]
+
+
+def test_a_track_recorded_only_in_group_json_is_completed_once(with_bounty: Chats) -> None:
+    """A crash between the two writes of /track left group.json with the update and the
+    tracking file without: delivered again, the tracking file is completed, group.json
+    left alone, and the answer is the first one."""
+    chats = with_bounty
+    req = chats.request(GROUP_A, "track", "1", BOB)
+    first = chats.run(req)
+    tkey = FileKey.tracking(GROUP_A, BOB)
+    del chats.docs[tkey]  # the write that never happened
+    group_before = chats.docs[FileKey.group(GROUP_A)]
+    again = chats.run(req, now=NOW + 5)
+    assert again.messages == first.messages
+    assert set(again.changed) == {tkey}
+    assert chats.tracked(BOB) == (1,)
+    assert find_applied(chats.docs[tkey], req.update_id, NOW + 5) is not None
+    assert chats.docs[FileKey.group(GROUP_A)] == group_before
+    assert chats.run(req, now=NOW + 9).changed == {}
+
+
+# --- /timezone ------------------------------------------------------------------------------
+
+
+def test_timezone_alone_shows_the_zone_in_use(chats: Chats) -> None:
+    """/timezone shows the zone and its clock, saying when it is the bot's default."""
+    answer = assert_refused(chats, chats.request(GROUP_A, "timezone"))
+    assert answer.startswith("🕒 This group's time zone is UTC (15:30 now, UTC+00:00), the bot's")
+    assert "Admins change it" in answer
+    assert "/timezone Europe/Berlin" in answer
+    dm = assert_refused(chats, chats.request(ANN, "timezone"))
+    assert dm.startswith("🕒 Your time zone is UTC")
+
+
+def test_an_admin_sets_the_group_zone_and_dates_follow_it(chats: Chats) -> None:
+    """An admin's /timezone stores the zone; due dates are then read and shown in it."""
+    answer = chats.send(GROUP_A, "timezone", "europe/berlin", admin=True)
+    assert answer.startswith("🕒 This group's time zone is now Europe/Berlin (16:30 now")
+    assert chats.group().tz == "Europe/Berlin"
+    chats.send(GROUP_A, "add", "x 2025-04-01 18:30")
+    assert chats.bounty(1).due_date_ts == utc(2025, 4, 1, 16, 30)  # CEST, after the DST change
+    [listing] = chats.run(chats.request(GROUP_A, "bounty")).messages
+    assert "2025-04-01 18:30" in listing
+    shown = assert_refused(chats, chats.request(GROUP_A, "timezone"))
+    assert "Europe/Berlin (16:30 now, UTC+01:00)." in shown
+
+
+def test_a_member_who_is_no_admin_cannot_set_the_zone(chats: Chats) -> None:
+    """A non-admin's /timezone <zone> is refused; one the bot could not check, too."""
+    refused = assert_refused(chats, chats.request(GROUP_A, "timezone", "Europe/Berlin"))
+    assert "Only an admin of this group can set its time zone" in refused
+    unknown = assert_refused(chats, chats.request(GROUP_A, "timezone", "Europe/Berlin", admin=None))
+    assert "could not check" in unknown
+
+
+def test_an_unknown_zone_is_refused_with_an_example(chats: Chats) -> None:
+    """A name that is no time zone is refused with an example, and nothing changes."""
+    answer = assert_refused(chats, chats.request(ANN, "timezone", "Mars/Base"))
+    assert answer.startswith("⚠️")
+    assert "/timezone Europe/Berlin" in answer
+    chats.send(ANN, "timezone", "Asia/Tokyo")
+    assert chats.user().tz == "Asia/Tokyo"
+    again = assert_refused(chats, chats.request(ANN, "timezone", "asia/tokyo"))
+    assert again == "Your time zone is already Asia/Tokyo."
+
+
+def test_changing_the_zone_keeps_each_all_day_due_on_its_day(chats: Chats) -> None:
+    """Switching zones keeps a due given as a day on that day, and a timed due at its
+    moment."""
+    chats.send(ANN, "add", "day 2025-04-01")
+    chats.send(ANN, "add", "timed 2025-04-01 09:00")
+    timed = chats.bounty(2, ANN).due_date_ts
+    chats.send(ANN, "timezone", "Pacific/Kiritimati")  # UTC+14
+    kiritimati = ZoneInfo("Pacific/Kiritimati")
+    day = chats.bounty(1, ANN)
+    assert day.due_date_ts == int(datetime(2025, 4, 1, tzinfo=kiritimati).timestamp())
+    assert day.due_all_day
+    assert chats.bounty(2, ANN).due_date_ts == timed
+    [listing] = chats.run(chats.request(ANN, "bounty")).messages
+    assert "📅 2025-04-01\n" in listing or listing.endswith("📅 2025-04-01")
+    assert "2025-04-01 23:00" in listing  # 09:00 UTC is 23:00 in Kiritimati
+
+
+def test_migration_keeps_the_zone_and_the_trackers() -> None:
+    """A group that becomes a supergroup keeps its time zone and who tracks what."""
+    old = replace(
+        OLD_BOOK,
+        tz="Europe/Berlin",
+        bounties=(replace(OLD_BOOK.bounties[0], tracked_by=(ANN,)), *OLD_BOOK.bounties[1:]),
+    )
+    merged, _ = migrate_group(OLD_ID, NEW_ID, old, RACED_BOOK, {}, {})
+    assert merged.tz == "Europe/Berlin"
+    assert merged.bounties[0].tracked_by == (ANN,)
+    alone, _ = migrate_group(OLD_ID, NEW_ID, None, replace(RACED_BOOK, tz="Asia/Tokyo"), {}, {})
+    assert alone.tz == "Asia/Tokyo"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from tests.e2e.fakeapi import parse_html, utf16_len
 NOW = 1_790_000_000
 GROUP = -100555
 USER = 42
+OTHER = 43  # claimed #2 and finished #3 of the group
 COMMANDS = [*GROUP_COMMANDS, "unknown", "Add", "ADD"]
 
 TOKENS = st.sampled_from(
@@ -33,14 +35,17 @@ TOKENS = st.sampled_from(
         "2025-12-31 23:59", "25:00", "tomorrow", "today", "friday", "fri", "3d", "12h", "2w",
         "1970-01-01", "1971-01-01", "2037-12-31 23:59", "2038-01-01", "9999-12-31", "520w",
         "0d", "https://example.com/a?b=<c>&d", "http://", "nolink", "nodue", "<b>x</b>",
-        "@user", "&amp;", "\n", "  ", "🐛", "\u200b", "\ufffd", "x" * 1001,
+        "@user", "&amp;", "\n", "  ", "🐛", "\u200b", "\ufffd", "x" * 1001, "done", "DONE",
+        "Europe/Berlin", "europe/berlin", "Berlin", "UTC", "localtime", "Pacific/Kiritimati",
+        "5", "6", "7",
     ]
 )  # fmt: skip
 ARGS = st.one_of(
     st.text(max_size=300),
     st.lists(st.one_of(TOKENS, st.text(max_size=20)), max_size=8).map(" ".join),
 )
-USERS = st.one_of(st.none(), st.integers(1, 2**52))
+USERS = st.one_of(st.none(), st.just(USER), st.just(OTHER), st.integers(1, 2**52))
+ADMIN = st.sampled_from([None, True, False])
 
 
 def state() -> dict[FileKey, GroupBook | UserBook | TrackList | None]:
@@ -57,13 +62,26 @@ def state() -> dict[FileKey, GroupBook | UserBook | TrackList | None]:
         Bounty(6, "max", None, 2**63 - 1, NOW - 100, created_by_user_id=USER, due_all_day=True),
         Bounty(7, "min", None, -(2**63), NOW - 100, created_by_user_id=USER),
     ]
+    # Version 2 states: #2 claimed by OTHER, #3 done by them, names that need escaping.
+    b[1] = replace(
+        b[1], status="claimed", claimed_by_user_id=OTHER, claimed_by_name="<b>O</b> @o",
+        tracked_by=(USER, OTHER),
+    )  # fmt: skip
+    b[2] = replace(
+        b[2], status="done", claimed_by_user_id=OTHER, claimed_by_name="O", done_at=NOW - 50,
+        done_by_user_id=OTHER, done_by_name="O & co", tracked_by=(USER,),
+    )  # fmt: skip
     personal = tuple(
-        Bounty(x.id, x.text, x.link, x.due_date_ts, x.created_at, due_all_day=x.due_all_day)
+        Bounty(
+            x.id, x.text, x.link, x.due_date_ts, x.created_at, due_all_day=x.due_all_day,
+            status="done" if x.id == 3 else "open", done_at=NOW - 50 if x.id == 3 else None,
+            done_by_user_id=USER if x.id == 3 else None,
+        )
         for x in b
-    )
+    )  # fmt: skip
     return {
-        FileKey.group(GROUP): GroupBook(GROUP, 8, tuple(b)),
-        FileKey.tracking(GROUP, USER): TrackList(USER, (1, 5, 6, 9)),
+        FileKey.group(GROUP): GroupBook(GROUP, 8, tuple(b), tz="Asia/Kathmandu"),
+        FileKey.tracking(GROUP, USER): TrackList(USER, (1, 3, 5, 6, 9)),
         FileKey.user(USER): UserBook(USER, 8, personal),
     }
 
@@ -80,6 +98,7 @@ def check_message(html: str) -> None:
     raw=ARGS,
     group=st.booleans(),
     user=USERS,
+    admin=ADMIN,
     update_id=st.integers(0, 2**31),
     zone=st.sampled_from(
         [
@@ -89,14 +108,20 @@ def check_message(html: str) -> None:
     ),
 )
 def test_every_command_on_any_input(
-    command: str, raw: str, group: bool, user: int | None, update_id: int, zone: ZoneInfo
+    command: str,
+    raw: str,
+    group: bool,
+    user: int | None,
+    admin: bool | None,
+    update_id: int,
+    zone: ZoneInfo,
 ) -> None:
     """No input makes a command raise; answers are valid HTML; files stay valid; a
-    refusal changes nothing."""
+    refusal changes nothing; the same update again changes nothing more."""
     chat = GROUP if group else USER
     request = Request(
         update_id, chat, "group" if group else "private", user if group else USER, 7,
-        command.lower(), raw,
+        command.lower(), raw, user_name="<i>N</i> @n", admin=admin if group else None,
     )  # fmt: skip
     docs = state()
     needed = {k: docs.get(k) for k in files_needed(request)}
@@ -107,8 +132,24 @@ def test_every_command_on_any_input(
     assert set(outcome.changed) <= set(needed)
     for key, doc in outcome.changed.items():
         assert load(key, encode(doc)) == doc
+        if isinstance(doc, GroupBook):
+            check_book(doc)
     if outcome.messages[0].startswith("⚠️"):
         assert not outcome.changed
+    again = execute(request, {**needed, **outcome.changed}, NOW + 1, zone)
+    assert not again.changed
+    if outcome.changed:
+        assert again.messages == outcome.messages
+
+
+def check_book(book: GroupBook) -> None:
+    """The lifecycle fields hang together: a claim has its claimer, only a done bounty
+    has done fields, trackers are listed once."""
+    for b in book.bounties:
+        assert (b.status == "claimed") <= (b.claimed_by_user_id is not None)
+        assert (b.status == "open") <= (b.claimed_by_user_id is None)
+        assert (b.done_at is not None) <= b.done
+        assert len(set(b.tracked_by)) == len(b.tracked_by)
 
 
 @settings(max_examples=300, deadline=None)
@@ -123,9 +164,9 @@ def test_split_command_never_raises(text: str, name: str) -> None:
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(command=st.sampled_from(COMMANDS), raw=ARGS, user=USERS, group=st.booleans())
+@given(command=st.sampled_from(COMMANDS), raw=ARGS, user=USERS, group=st.booleans(), admin=ADMIN)
 def test_refused_command_leaves_files_byte_identical(
-    command: str, raw: str, user: int | None, group: bool
+    command: str, raw: str, user: int | None, group: bool, admin: bool | None
 ) -> None:
     """Through the real pool and real files: a refused or read-only command does not
     write; one that changes something leaves files that load."""
@@ -146,7 +187,10 @@ def test_refused_command_leaves_files_byte_identical(
             chat = GROUP if group else USER
             kind: ChatKind = "group" if group else "private"
             who = user if group else USER
-            await (await pool.submit(Request(1, chat, kind, who, 7, command.lower(), raw))).done
+            request = Request(
+                1, chat, kind, who, 7, command.lower(), raw, admin=admin if group else None
+            )
+            await (await pool.submit(request)).done
             await pool.close()
 
         asyncio.run(one())
@@ -165,3 +209,44 @@ def test_unknown_command_in_a_group_is_answered_not_raised() -> None:
     outcome = execute(request, {FileKey.group(GROUP): None}, NOW, UTC)
     assert "I don't know /unknown" in outcome.messages[0]
     assert not outcome.changed
+
+
+STEP = st.tuples(
+    st.sampled_from(
+        ["add", "claim", "unclaim", "done", "reopen", "track", "untrack", "delete", "edit"]
+    ),
+    st.integers(1, 6),
+    st.sampled_from([USER, OTHER, 44, None]),
+    ADMIN,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(STEP, max_size=40))
+def test_any_sequence_keeps_the_lifecycle_and_trackers_consistent(
+    steps: list[tuple[str, int, int | None, bool | None]],
+) -> None:
+    """Any sequence of group commands by any members keeps every bounty's state whole,
+    one claimer at a time, and group.json's trackers equal to the users' tracking files."""
+    docs: dict[FileKey, GroupBook | UserBook | TrackList] = {}
+    for update_id, (command, bounty_id, user, admin) in enumerate(steps):
+        raw = f"task {update_id}" if command == "add" else f"{bounty_id} renamed"
+        if command not in ("add", "edit"):
+            raw = str(bounty_id)
+        request = Request(update_id, GROUP, "group", user, 7, command, raw, admin=admin)
+        needed = files_needed(request)
+        outcome = execute(request, {k: docs.get(k) for k in needed}, NOW + update_id, UTC)
+        docs.update(outcome.changed)
+        for message in outcome.messages:
+            check_message(message)
+    book = docs.get(FileKey.group(GROUP))
+    if not isinstance(book, GroupBook):
+        return
+    check_book(book)
+    for b in book.bounties:
+        trackers = {
+            k.tracking_user_id
+            for k, d in docs.items()
+            if isinstance(d, TrackList) and b.id in d.tracked
+        }
+        assert set(b.tracked_by) == trackers, b

@@ -205,6 +205,119 @@ def test_unknown_fields_are_ignored() -> None:
     assert load(TRACK_KEY, raw(tracking)) == TrackList(USER, (1, 5, 9))
 
 
+def test_v1_bounty_loads_open_and_unclaimed() -> None:
+    """A v1 file, without any v2 field, is a valid v2 file: every bounty open and
+    unclaimed, no names or trackers, the chat in the bot's zone."""
+    book = load(GROUP_KEY, raw(SPEC_GROUP))
+    assert isinstance(book, GroupBook)
+    [b] = book.bounties
+    assert (b.status, b.claimed_by_user_id, b.done_at, b.done_by_user_id) == (
+        "open",
+        None,
+        None,
+        None,
+    )
+    assert (b.created_by_name, b.claimed_by_name, b.done_by_name, b.tracked_by) == (
+        None, None, None, (),
+    )  # fmt: skip
+    assert book.tz is None
+    user = load(USER_KEY, raw(SPEC_USER))
+    assert isinstance(user, UserBook)
+    assert user.tz is None
+    assert user.bounties[0].status == "open"
+
+
+V2_GROUP = GroupBook(
+    group_id=GROUP,
+    next_id=4,
+    bounties=(
+        Bounty(1, "open", None, None, 100, created_by_user_id=USER, created_by_name="Ann"),
+        Bounty(
+            2, "claimed", None, None, 100, created_by_user_id=USER, status="claimed",
+            claimed_by_user_id=789, claimed_by_name="Bob <b>", tracked_by=(789, USER),
+        ),
+        Bounty(
+            3, "done", None, None, 100, created_by_user_id=USER, status="done",
+            claimed_by_user_id=789, claimed_by_name="Bob", done_at=200, done_by_user_id=789,
+            done_by_name="Bob",
+        ),
+    ),
+    tz="Europe/Berlin",
+)  # fmt: skip
+
+
+def test_v2_fields_round_trip_and_are_written() -> None:
+    """status, claimer, done fields, names, trackers and the chat's tz are written with
+    the spec's names and read back; the four spec fields are there on every bounty."""
+    assert load(GROUP_KEY, encode(V2_GROUP)) == V2_GROUP
+    obj = json.loads(encode(V2_GROUP))
+    assert obj["tz"] == "Europe/Berlin"
+    first, second, third = obj["bounties"]
+    for b in (first, second, third):
+        assert {"status", "claimed_by_user_id", "done_at", "done_by_user_id"} <= set(b)
+    assert (first["status"], first["claimed_by_user_id"], first["done_at"]) == ("open", None, None)
+    assert "tracked_by" not in first
+    assert "claimed_by_name" not in first
+    assert first["created_by_name"] == "Ann"
+    assert (second["status"], second["claimed_by_user_id"]) == ("claimed", 789)
+    assert second["claimed_by_name"] == "Bob <b>"
+    assert second["tracked_by"] == [789, USER]
+    assert (third["status"], third["done_at"], third["done_by_user_id"]) == ("done", 200, 789)
+
+
+def test_personal_v2_fields_are_written_without_group_ones() -> None:
+    """user.json carries status and the done fields, and no names or trackers."""
+    book = UserBook(
+        USER, 2, (Bounty(1, "x", None, None, 1, status="done", done_at=5, done_by_user_id=USER),),
+        tz="Asia/Tokyo",
+    )  # fmt: skip
+    assert load(USER_KEY, encode(book)) == book
+    obj = json.loads(encode(book))
+    [b] = obj["bounties"]
+    assert (b["status"], b["done_at"], b["done_by_user_id"], b["claimed_by_user_id"]) == (
+        "done", 5, USER, None,
+    )  # fmt: skip
+    assert not {"tracked_by", "created_by_name", "done_by_name", "claimed_by_name"} & set(b)
+    assert obj["tz"] == "Asia/Tokyo"
+
+
+def test_a_chat_without_a_zone_writes_none() -> None:
+    """A chat that never set a zone has no tz field: absent means the bot's zone."""
+    assert "tz" not in json.loads(encode(GROUP_BOOK))
+    assert "tz" not in json.loads(encode(USER_BOOK))
+    assert load(GROUP_KEY, raw({**SPEC_GROUP, "tz": None})) == load(GROUP_KEY, raw(SPEC_GROUP))
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"status": "claimed"}, ("open", None, None, None)),
+        ({"status": "open", "claimed_by_user_id": 7, "done_at": 9}, ("open", None, None, None)),
+        ({"status": "claimed", "claimed_by_user_id": 7, "done_at": 9}, ("claimed", 7, None, None)),
+        ({"status": "done", "claimed_by_user_id": 7, "done_at": 9}, ("done", 7, 9, None)),
+        ({"status": "done"}, ("done", None, None, None)),
+    ],
+)
+def test_inconsistent_states_are_read_as_what_they_can_mean(
+    fields: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    """A hand-edited state that does not hang together is read sensibly, not set aside:
+    a claim without a claimer is open, an open bounty has no claimer or done fields."""
+    obj = changed(SPEC_GROUP, ("bounties", 0), {**SPEC_GROUP["bounties"][0], **fields})
+    book = load(GROUP_KEY, raw(obj))
+    assert isinstance(book, GroupBook)
+    b = book.bounties[0]
+    assert (b.status, b.claimed_by_user_id, b.done_at, b.done_by_user_id) == expected
+
+
+def test_trackers_are_read_once_each() -> None:
+    """A user listed twice among a bounty's trackers counts once."""
+    obj = changed(SPEC_GROUP, ("bounties", 0, "tracked_by"), [5, 6, 5])
+    book = load(GROUP_KEY, raw(obj))
+    assert isinstance(book, GroupBook)
+    assert book.bounties[0].tracked_by == (5, 6)
+
+
 def test_missing_optional_fields_default() -> None:
     """A file without applied updates or migrated_from loads with them empty."""
     book = load(GROUP_KEY, raw(SPEC_GROUP))
@@ -328,6 +441,20 @@ def test_missing_required_field_is_damaged(
         (TRACK_KEY, SPEC_TRACK, ("tracked",), [1, True]),
         (TRACK_KEY, SPEC_TRACK, ("tracked",), [1, 5.0]),
         (TRACK_KEY, SPEC_TRACK, ("tracked",), [None]),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "status"), "archived"),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "status"), None),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "status"), 1),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "claimed_by_user_id"), "456"),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "claimed_by_user_id"), True),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "done_at"), 1.5),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "done_by_user_id"), [1]),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "claimed_by_name"), 7),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "created_by_name"), ["Ann"]),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "tracked_by"), [1, "2"]),
+        (GROUP_KEY, SPEC_GROUP, ("bounties", 0, "tracked_by"), 1),
+        (GROUP_KEY, SPEC_GROUP, ("tz",), 1),
+        (USER_KEY, SPEC_USER, ("bounties", 0, "status"), "Done"),
+        (USER_KEY, SPEC_USER, ("tz",), ["Europe/Berlin"]),
     ],
 )
 def test_wrong_type_is_damaged(

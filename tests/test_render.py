@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
@@ -11,8 +12,12 @@ from hypothesis import strategies as st
 
 from jigaido.model import Bounty
 from jigaido.render import (
+    LOCAL_CLOCK_AHEAD,
+    LOCAL_CLOCK_PAST,
     MESSAGE_LIMIT,
     bounty_block,
+    bounty_card,
+    due_html,
     escape,
     format_due,
     is_overdue,
@@ -21,6 +26,7 @@ from jigaido.render import (
     split_messages,
     visible_length,
 )
+from tests.e2e.fakeapi import html_times, parse_html
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WJ = "\u2060"
@@ -105,9 +111,99 @@ def test_block_shows_due_and_overdue() -> None:
     """The due line appears only with a due date; the overdue mark only once passed."""
     assert "📅" not in bounty_block(bounty(), NOW, UTC)
     due = local_ts(2025, 3, 1, 13, 30, tz=ZoneInfo("UTC"))
-    assert bounty_block(bounty(due=due), NOW, UTC).endswith("📅 2025-03-01 13:30")
+    assert text_of(bounty_block(bounty(due=due), NOW, UTC)).endswith("📅 2025-03-01 13:30")
     late = bounty_block(bounty(due=due), due + 1, UTC)
-    assert late.endswith("📅 2025-03-01 13:30 ⚠️ <b>overdue</b>")
+    assert late.endswith("2025-03-01 13:30</tg-time> ⚠️ <b>overdue</b>")
+    assert "overdue" not in bounty_block(replace(bounty(due=due), status="done"), due + 1, UTC)
+
+
+def test_block_shows_claimer_and_done_escaped() -> None:
+    """A claimed bounty names its claimer, a done one says done with its day and who
+    did it; names are escaped and cannot mention anyone."""
+    claimed = replace(bounty(), status="claimed", claimed_by_user_id=5, claimed_by_name="<A> @a")
+    assert text_of(bounty_block(claimed, NOW, UTC)) == f"#1 do it\n🙋 <A> @{WJ}a"
+    nameless = replace(claimed, claimed_by_name=None)
+    assert bounty_block(nameless, NOW, UTC).endswith("🙋 user 5")
+    done = replace(
+        bounty(due=NOW - 86400), status="done", done_at=NOW, done_by_user_id=6,
+        done_by_name="Bob & co",
+    )  # fmt: skip
+    shown = text_of(bounty_block(done, NOW, UTC))
+    assert shown.endswith("✅ done 2025-03-01 by Bob & co")
+    assert "overdue" not in shown
+    assert "🙋" not in shown
+
+
+def test_card_has_every_field_and_the_state() -> None:
+    """A card shows text, link, due, state, trackers and who added it (in a group)."""
+    b = Bounty(
+        4, "Fix <it>", "https://x.org/4", NOW + 3600, NOW - 86400, created_by_user_id=5,
+        created_by_name="Ann", status="claimed", claimed_by_user_id=6, claimed_by_name="Bob",
+        tracked_by=(6, 7),
+    )  # fmt: skip
+    card = text_of(bounty_card(b, NOW, UTC, in_group=True))
+    assert card == (
+        "#4 Fix <it>\n🔗 https://x.org/4\n📅 due 2025-03-01 13:00\n🙋 claimed by Bob\n"
+        "👀 tracked by 2 people\n➕ added 2025-02-28 by Ann"
+    )
+    open_one = replace(b, status="open", claimed_by_user_id=None, due_date_ts=None, tracked_by=())
+    assert "🟢 open: /claim 4 to take it" in bounty_card(open_one, NOW, UTC, in_group=True)
+    assert "tracked by 0 people" in bounty_card(open_one, NOW, UTC, in_group=True)
+    assert "📅 no due date" in bounty_card(open_one, NOW, UTC, in_group=True)
+    done = replace(b, status="done", done_at=NOW, done_by_user_id=None, done_by_name=None)
+    assert "✅ <b>done</b> 2025-03-01 (claimed by Bob)" in bounty_card(
+        done, NOW, UTC, in_group=True
+    )
+    personal = replace(b, created_by_user_id=None, created_by_name=None, tracked_by=())
+    dm = text_of(bounty_card(personal, NOW, UTC, in_group=False))
+    assert dm.endswith("➕ added 2025-02-28")
+    assert "tracked" not in dm
+    for in_group in (True, False):
+        parse_html(bounty_card(b, NOW, UTC, in_group=in_group))
+
+
+# --- the date_time entity ---------------------------------------------------------------
+
+
+def test_timed_due_near_now_is_a_date_time_entity_with_the_chat_zone_text() -> None:
+    """A due with a time, within the window Telegram takes, is a tg-time entity around
+    the chat-zone text, so each reader sees their own clock."""
+    due = local_ts(2025, 3, 20, 18, 30)
+    html = due_html(due, False, NOW, BERLIN)
+    assert html == f'<tg-time unix="{due}" format="wdt">2025-03-20 18:30</tg-time>'
+    assert parse_html(html) == "2025-03-20 18:30"
+    assert html_times(html) == [due]
+    assert visible_length(html) == len("2025-03-20 18:30")
+
+
+@pytest.mark.parametrize(
+    ("due", "all_day"),
+    [
+        (NOW + 86400, True),  # a calendar day is the chat's day, in every reader's zone
+        (NOW + LOCAL_CLOCK_AHEAD + 1, False),  # Telegram refuses dates years ahead
+        (NOW - LOCAL_CLOCK_PAST - 1, False),
+        (-5, False),
+        (2**31, False),
+    ],
+    ids=["all-day", "far-ahead", "long-ago", "negative", "past-int32"],
+)
+def test_other_dues_are_plain_text(due: int, all_day: bool) -> None:
+    """An all-day due, and times Telegram would refuse or could not carry, are text."""
+    html = due_html(due, all_day, NOW, UTC)
+    assert "<" not in html
+    assert html == format_due(due, all_day, UTC)
+
+
+def test_a_cut_inside_a_date_time_keeps_both_pieces_valid() -> None:
+    """Splitting a block inside a tg-time closes and reopens it whole, never as <tg>."""
+    due = NOW + 3600
+    block = "x " * 30 + f'<tg-time unix="{due}" format="wdt">aaaa bbbb cccc dddd</tg-time>'
+    messages = split_messages([block], limit=70)
+    assert len(messages) == 2
+    for message in messages:
+        parse_html(message)
+        assert "</tg>" not in message
+    assert "".join(parse_html(m) for m in messages) == parse_html(block)
 
 
 # --- dates ----------------------------------------------------------------------------

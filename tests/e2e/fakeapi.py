@@ -31,6 +31,7 @@ __all__ = [
     "EntityParseError",
     "FakeBotAPI",
     "Sent",
+    "html_times",
     "parse_html",
     "utf16_len",
 ]
@@ -112,9 +113,18 @@ class _Failure:
 _ALLOWED_TAGS = frozenset(
     {
         "b", "strong", "i", "em", "u", "ins", "s", "strike", "del",
-        "a", "code", "pre", "tg-spoiler", "span", "blockquote", "tg-emoji",
+        "a", "code", "pre", "tg-spoiler", "span", "blockquote", "tg-emoji", "tg-time",
     }
 )  # fmt: skip
+# A date_time entity (`<tg-time unix="..." format="...">`) shares its characters with
+# no entity but the text styles: "all other entities can't contain each other".
+_NOT_WITH_TIME = frozenset({"a", "code", "pre", "tg-emoji", "tg-time"})
+_TIME_FORMAT = re.compile(r"r|w?[dD]?[tT]?")
+_UNIX_TIME = re.compile(r"[0-9]+")
+ENTITY_DATE_AHEAD = 3 * 365 * 86400
+"""How far ahead Telegram takes a date_time entity: past about three years from now it
+refuses the message with ENTITY_DATE_INVALID (tdlib/telegram-bot-api#852; the exact bound
+is not documented, so the fake uses the lowest seen)."""
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY = re.compile(r"&(?:#([0-9]+)|#[xX]([0-9a-fA-F]+)|([A-Za-z]+));")
 _NAME_CHARS = re.compile(r"[A-Za-z0-9-]*")
@@ -130,17 +140,27 @@ def parse_html(text: str) -> str:
     """Return the plain text of Telegram-style HTML, or raise `EntityParseError`.
 
     Follows tdlib's parser (the tag set, balanced nesting, messages with UTF-8 byte
-    offsets) with one deliberate difference: Telegram keeps an `&` that starts no
-    entity as a literal character, this parser rejects it, because such an `&` in the
-    bot's output means user text reached the markup unescaped.
+    offsets) with deliberate differences: Telegram keeps an `&` that starts no entity
+    as a literal character, this parser rejects it, because such an `&` in the bot's
+    output means user text reached the markup unescaped; and a `<tg-time>` nested in or
+    around a link, code or custom emoji is refused, where Telegram's rule is only that
+    such entities "can't contain each other".
     """
     return _HtmlParser(text).parse()
+
+
+def html_times(text: str) -> list[int]:
+    """The Unix times of the date_time entities (`<tg-time unix=...>`) in `text`."""
+    parser = _HtmlParser(text)
+    parser.parse()
+    return parser.times
 
 
 class _HtmlParser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.times: list[int] = []
 
     def error(self, message: str) -> EntityParseError:
         return EntityParseError(message)
@@ -162,7 +182,7 @@ class _HtmlParser:
             elif text.startswith("</", self.pos):
                 self.end_tag(stack)
             else:
-                stack.append(self.start_tag())
+                stack.append(self.start_tag(stack))
         if stack:
             raise self.error(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
         return "".join(out)
@@ -223,7 +243,7 @@ class _HtmlParser:
         stack.pop()
         self.pos = end + 1
 
-    def start_tag(self) -> str:
+    def start_tag(self, stack: list[str]) -> str:
         text, begin = self.text, self.pos
         end = begin + 1
         while end < len(text) and not text[end].isspace() and text[end] != ">":
@@ -243,7 +263,29 @@ class _HtmlParser:
             raise self.error(
                 f'Tag "tg-emoji" must have a numeric "emoji-id" at byte offset {self.offset(begin)}'
             )
+        if name == "tg-time" or (name in _NOT_WITH_TIME and "tg-time" in stack):
+            self.date_time(name, attributes, stack, begin)
         return name
+
+    def date_time(
+        self, name: str, attributes: dict[str, str], stack: list[str], begin: int
+    ) -> None:
+        """A `<tg-time>`, or a tag opened inside one: the rules of the date_time entity."""
+        if name != "tg-time" or any(tag in _NOT_WITH_TIME for tag in stack):
+            raise self.error(
+                f'Tag "{name}" can\'t be nested with "tg-time" at byte offset {self.offset(begin)}'
+            )
+        unix = attributes.get("unix")
+        if unix is None or not _UNIX_TIME.fullmatch(unix):
+            raise self.error(
+                f'Tag "tg-time" must have a numeric "unix" at byte offset {self.offset(begin)}'
+            )
+        if not _TIME_FORMAT.fullmatch(attributes.get("format", "")):
+            raise self.error(
+                f'Invalid date-time format "{attributes["format"]}" in the tag "tg-time" '
+                f"at byte offset {self.offset(begin)}"
+            )
+        self.times.append(int(unix))
 
     def attributes(self, tag: str, begin: int) -> dict[str, str]:
         text = self.text
@@ -394,6 +436,11 @@ class FakeBotAPI:
         self.webhook_url = ""
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         """(scope as sorted JSON, language_code) → the commands set for it."""
+        self.admins: dict[int, list[int]] = {}
+        """group id → the user ids getChatAdministrators names (the first is the owner);
+        change it at any time, as promotions and demotions do. A group not listed has
+        no admins (every group has an owner, but an anonymous one is not listed)."""
+        self._dropped_calls: dict[str, int] = {}  # method (lower case) -> how many
         self._port = port
         self._next_update_id = first_update_id
         self._pending: list[JSONDict] = []
@@ -415,6 +462,7 @@ class FakeBotAPI:
                 "getUpdates": self._get_updates,
                 "sendMessage": self._send_message,
                 "setMyCommands": self._set_my_commands,
+                "getChatAdministrators": self._get_chat_administrators,
                 "getMyCommands": self._get_my_commands,
                 "deleteMyCommands": self._delete_my_commands,
                 "setWebhook": self._set_webhook,
@@ -630,11 +678,25 @@ class FakeBotAPI:
         parameters = {"retry_after": retry_after} if error_code == 429 else None
         self._failures.extend(_Failure(error_code, description, parameters) for _ in range(n))
 
-    def fail_next_calls(self, method: str, n: int = 1, error_code: int = 500) -> None:
+    def fail_next_calls(
+        self, method: str, n: int = 1, error_code: int = 500, description: str | None = None
+    ) -> None:
         """Make the next `n` calls of `method` (e.g. "getMe", "getUpdates") fail with
-        `error_code`, as when Telegram has a bad minute."""
+        `error_code`, as when Telegram has a bad minute (or, with 403, when the bot was
+        removed from the chat)."""
+        if description is None:
+            description = {
+                403: "Forbidden: bot was kicked from the supergroup chat",
+                429: "Too Many Requests: retry after 1",
+            }.get(error_code, "Internal Server Error")
         failures = self._call_failures.setdefault(method.lower(), deque())
-        failures.extend(_Failure(error_code, "Internal Server Error", None) for _ in range(n))
+        failures.extend(_Failure(error_code, description, None) for _ in range(n))
+
+    def drop_next_calls(self, method: str, n: int = 1) -> None:
+        """Close the connection of the next `n` calls of `method` without an answer, as a
+        network failure does (aiogram raises TelegramNetworkError)."""
+        key = method.lower()
+        self._dropped_calls[key] = self._dropped_calls.get(key, 0) + n
 
     # -- Telegram's flood limits (opt-in, for the benchmark) ---------------
 
@@ -796,6 +858,13 @@ class FakeBotAPI:
         self._notify()
         if handler is None:
             return _error(404, "Not Found")
+        if self._dropped_calls.get(method.lower()):
+            self._dropped_calls[method.lower()] -= 1
+            # The connection dies before an answer: what a client sees when the network
+            # between it and Telegram fails mid-request.
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
         failures = self._call_failures.get(method.lower())
         if failures:
             failure = failures.popleft()
@@ -923,10 +992,15 @@ class FakeBotAPI:
             raise _Reject(400, "Bad Request: unsupported parse_mode")
         plain = text
         if _is_html(parse_mode):
+            parser = _HtmlParser(text)
             try:
-                plain = parse_html(text)
+                plain = parser.parse()
             except EntityParseError as exc:
                 raise _Reject(400, f"Bad Request: can't parse entities: {exc}") from None
+            # Past 2**31 Telegram leaves the entity unformatted; short of that, too far
+            # ahead refuses the whole message.
+            if any(time.time() + ENTITY_DATE_AHEAD < t < 2**31 for t in parser.times):
+                raise _Reject(400, "Bad Request: ENTITY_DATE_INVALID")
         if not plain.strip():
             raise _Reject(400, "Bad Request: message text is empty")
         if utf16_len(plain) > MAX_MESSAGE_LENGTH:
@@ -988,6 +1062,25 @@ class FakeBotAPI:
         self.commands[key] = commands
         return True
 
+    async def _get_chat_administrators(self, call: Call) -> list[JSONDict]:
+        chat_id = call.params.get("chat_id")
+        if isinstance(chat_id, bool) or not isinstance(chat_id, int):
+            raise _Reject(400, "Bad Request: chat not found")
+        if chat_id > 0:
+            raise _Reject(400, "Bad Request: there are no administrators in the private chat")
+        if chat_id in self.migrated_chats:
+            raise _Reject(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrated_chats[chat_id]},
+            )
+        if chat_id in self.blocked_chats:
+            raise _Reject(403, "Forbidden: bot was kicked from the supergroup chat")
+        return [
+            _chat_member(user_id, owner=i == 0)
+            for i, user_id in enumerate(self.admins.get(chat_id, []))
+        ]
+
     async def _get_my_commands(self, call: Call) -> list[JSONDict]:
         params = call.params
         key = _scope_key(params.get("scope"), params.get("language_code") or "")
@@ -1019,6 +1112,26 @@ class FakeBotAPI:
             "has_custom_certificate": False,
             "pending_update_count": len(self._pending),
         }
+
+
+def _chat_member(user_id: int, *, owner: bool) -> JSONDict:
+    """A ChatMemberOwner or a ChatMemberAdministrator with every field the Bot API sends."""
+    user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+    if owner:
+        return {"status": "creator", "user": user, "is_anonymous": False}
+    rights = (
+        "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+        "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
+        "can_post_stories", "can_edit_stories", "can_delete_stories",
+        "can_send_welcome_messages", "can_pin_messages",
+    )  # fmt: skip
+    return {
+        "status": "administrator",
+        "user": user,
+        "can_be_edited": False,
+        "is_anonymous": False,
+        **dict.fromkeys(rights, True),
+    }
 
 
 def _scope_key(scope: Any, language_code: str) -> tuple[str, str]:

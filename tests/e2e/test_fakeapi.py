@@ -16,6 +16,7 @@ from aiogram.exceptions import (
     TelegramConflictError,
     TelegramForbiddenError,
     TelegramMigrateToChat,
+    TelegramNetworkError,
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
@@ -27,7 +28,7 @@ from aiogram.types import (
     Update,
 )
 
-from tests.e2e.fakeapi import GROUP_ANONYMOUS_BOT_ID, FakeBotAPI, parse_html
+from tests.e2e.fakeapi import GROUP_ANONYMOUS_BOT_ID, FakeBotAPI, html_times, parse_html
 
 # `api` (a started FakeBotAPI) comes from tests/e2e/conftest.py.
 
@@ -542,3 +543,84 @@ async def test_restart_listens_on_the_same_port(api: FakeBotAPI, client: Bot) ->
         [update] = await client.get_updates()
     assert api.url == url
     assert update.update_id == update_id
+
+
+# -- admins and date_time entities ----------------------------------------
+
+
+async def test_get_chat_administrators_lists_the_admins_as_they_change(
+    api: FakeBotAPI, client: Bot
+) -> None:
+    """getChatAdministrators answers the owner and admins aiogram can read, and follows
+    changes made between calls."""
+    api.admins[-1001] = [5, 6]
+    with anyio.fail_after(5):
+        first = await client.get_chat_administrators(-1001)
+        api.admins[-1001] = [5]
+        second = await client.get_chat_administrators(-1001)
+        none = await client.get_chat_administrators(-1002)
+    assert [(m.status, m.user.id) for m in first] == [("creator", 5), ("administrator", 6)]
+    assert [m.user.id for m in second] == [5]
+    assert none == []
+    assert len(api.calls_to("getChatAdministrators")) == 3
+
+
+async def test_get_chat_administrators_faults(api: FakeBotAPI, client: Bot) -> None:
+    """A private chat is a 400, a group that removed the bot a 403, an injected failure
+    its code, and a dropped call a network error."""
+    api.blocked_chats.add(-1003)
+    api.fail_next_calls("getChatAdministrators", 1, error_code=403)
+    api.drop_next_calls("getChatAdministrators")
+    with anyio.fail_after(5):
+        with pytest.raises(TelegramNetworkError):  # a dropped call comes first
+            await client.get_chat_administrators(-1001)
+        with pytest.raises(TelegramForbiddenError, match="kicked"):
+            await client.get_chat_administrators(-1001)
+        with pytest.raises(TelegramBadRequest, match="private chat"):
+            await client.get_chat_administrators(7)
+        with pytest.raises(TelegramForbiddenError):
+            await client.get_chat_administrators(-1003)
+        assert await client.get_chat_administrators(-1001) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<tg-time>no unix</tg-time>",
+        '<tg-time unix="soon">x</tg-time>',
+        '<tg-time unix="-5">x</tg-time>',
+        '<tg-time unix="1" format="x">bad format</tg-time>',
+        '<tg-time unix="1" format="rt">relative with more</tg-time>',
+        '<tg-time unix="1" format="dD">two dates</tg-time>',
+        '<code><tg-time unix="1">in code</tg-time></code>',
+        '<tg-time unix="1"><a href="https://x.org">link inside</a></tg-time>',
+        '<tg-time unix="1"><tg-time unix="2">twice</tg-time></tg-time>',
+    ],
+)
+async def test_bad_date_time_tags_are_rejected(api: FakeBotAPI, client: Bot, text: str) -> None:
+    """A tg-time without a numeric unix, with a format outside r|w?[dD]?[tT]?, or nested
+    with an entity it may not share characters with, is refused."""
+    with anyio.fail_after(5), pytest.raises(TelegramBadRequest, match="can't parse entities"):
+        await client.send_message(7, text, parse_mode="HTML")
+    assert api.sent == []
+
+
+async def test_date_time_tags_are_accepted_near_now(api: FakeBotAPI, client: Bot) -> None:
+    """tg-time with each allowed format, inside a style, passes with its text as the
+    plain text; one years ahead is ENTITY_DATE_INVALID, one past 32 bits passes."""
+    now = int(time.time())
+    good = [
+        f'<tg-time unix="{now}">now</tg-time>',
+        f'<b>due <tg-time unix="{now + 86400}" format="wdt">tomorrow</tg-time></b>',
+        f'<tg-time unix="{now}" format="r">r</tg-time>'
+        f'<tg-time unix="{now}" format="DT">D</tg-time>',
+        f'<tg-time unix="{2**31}" format="d">not formatted</tg-time>',
+    ]
+    with anyio.fail_after(5):
+        for text in good:
+            await client.send_message(7, text, parse_mode="HTML")
+        far = f'<tg-time unix="{now + 4 * 365 * 86400}">x</tg-time>'
+        with pytest.raises(TelegramBadRequest, match="ENTITY_DATE_INVALID"):
+            await client.send_message(7, far, parse_mode="HTML")
+    assert [s.plain for s in api.sent] == ["now", "due tomorrow", "rD", "not formatted"]
+    assert html_times(good[1]) == [now + 86400]
