@@ -1,13 +1,17 @@
-"""Command line: `jigaido run` starts the bot, `jigaido check` checks its data."""
+"""Command line: `jigaido run` starts the bot, `jigaido check` checks its data, `jigaido
+try` chats with it in the terminal."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from dataclasses import replace
+from datetime import tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jigaido import __version__, datadir, logs
 from jigaido.errors import ConfigError
@@ -38,7 +42,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="default: JIGAIDO_DATA_DIR, else $STATE_DIRECTORY, else ./data (as for run)",
     )
+    trial = sub.add_parser(
+        "try", help="chat with the bot in this terminal: no token, no network, nothing to set up"
+    )
+    trial.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data-try"),
+        metavar="DIR",
+        help="where its files are kept (default: ./data-try; never the bot's own data)",
+    )
     options = parser.parse_args(argv)
+    if options.command == "try":
+        return _try(options.data_dir)
     if options.command == "check":
         from jigaido import check  # only here: `run` need not pay for its import
 
@@ -72,6 +88,40 @@ def main(argv: list[str] | None = None) -> int:
             logs.fatal(str(e))
             return 2
     return 0
+
+
+def _try(data_dir: Path) -> int:
+    from jigaido import terminal  # standard library only: the hint comes before aiogram's import
+
+    try:
+        tz = _zone(os.environ.get("JIGAIDO_TZ"))
+        held = datadir.hold(data_dir)
+    except ConfigError as e:
+        logs.fatal(str(e))
+        return 2
+    with held:
+        # Whatever the locale, a character the terminal cannot show must not end the chat.
+        for stream in (sys.stdin, sys.stdout):
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(errors="replace")
+        screen = terminal.Terminal(sys.stdin, sys.stdout, os.environ)
+        screen.say(terminal.hint(data_dir))
+        logs.setup({}, level=logging.WARNING)  # the chat is the output; only trouble is logged
+        try:
+            from jigaido import trychat  # aiogram's import is slow
+
+            asyncio.run(trychat.run(data_dir, tz, screen))
+        except KeyboardInterrupt:  # before the chat took over Ctrl-C: nothing to save yet
+            screen.close()
+    return 0
+
+
+def _zone(name: str | None) -> tzinfo:
+    """JIGAIDO_TZ, as `run` reads it (settings.py)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ConfigError(f"JIGAIDO_TZ={name!r} is not a known time zone") from e
 
 
 if __name__ == "__main__":
