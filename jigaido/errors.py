@@ -45,3 +45,7 @@ class Undeliverable(JigaidoError):
     def __init__(self, reason: str, *, shut_out: bool = False) -> None:
         super().__init__(reason)
         self.shut_out = shut_out  # blocked by the user or removed from the group: expected
+
+
+class AdminsUnknown(JigaidoError):
+    """Telegram could not say who a group's admins are (network down, 403, a timeout)."""

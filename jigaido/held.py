@@ -213,6 +213,9 @@ def _request(obj: Mapping[str, Any]) -> Request:
     user_name = obj.get("user_name")
     if user_name is not None and not isinstance(user_name, str):
         raise DamagedFile("a request with a bad user name")
+    admin = obj.get("admin")  # absent in files of versions before admins were asked
+    if admin is not None and not isinstance(admin, bool):
+        raise DamagedFile("a request with a bad admin flag")
     return Request(
         update_id=obj["update_id"],
         chat_id=obj["chat_id"],
@@ -223,6 +226,7 @@ def _request(obj: Mapping[str, Any]) -> Request:
         args=obj["args"],
         thread_id=obj.get("thread_id"),
         user_name=user_name,
+        admin=admin,
     )
 
 

@@ -27,6 +27,7 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
 from jigaido import botapi, telegram, webhook
+from jigaido.admins import Admins
 from jigaido.errors import ConfigError
 from jigaido.held import HOLD_SECONDS, Held
 from jigaido.model import Confirmed
@@ -256,7 +257,9 @@ async def run(settings: Settings) -> None:
         )
         held = Held(settings.data_dir)
         pool.keep_records = lambda: held.ids
-        dispatcher = Dispatcher(pool=pool, bot_username=username)
+        # Asked by the router before a moderator action is queued, never by a worker.
+        admins = Admins(telegram.make_admin_fetcher(bot))
+        dispatcher = Dispatcher(pool=pool, bot_username=username, admins=admins)
         dispatcher.include_router(telegram.router)
         await resubmit_held(pool, held)
         life = _Life(notifier, pool)

@@ -4,9 +4,12 @@ answer becomes a `sendMessage`."""
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import replace
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramMigrateToChat,
@@ -27,8 +30,9 @@ from aiogram.types import (
 )
 
 from jigaido import args
-from jigaido.commands import GROUP_COMMANDS, MIGRATE, ChatKind, Request
-from jigaido.errors import ChatMoved, RetryLater, Undeliverable
+from jigaido.admins import FETCH_TIMEOUT, Admins, Fetch
+from jigaido.commands import GROUP_COMMANDS, MIGRATE, ChatKind, Request, needs_admin
+from jigaido.errors import AdminsUnknown, ChatMoved, RetryLater, Undeliverable
 from jigaido.outbox import SendFunc
 from jigaido.pool import Job, Pool
 
@@ -37,34 +41,51 @@ log = logging.getLogger(__name__)
 router = Router(name="jigaido")
 
 GROUP_MENU = [
-    BotCommand(command="bounty", description="List this group's bounties"),
+    BotCommand(command="bounty", description="Open bounties; or: done, or an id for its card"),
     BotCommand(command="add", description="Add a bounty: text [link] [due]"),
     BotCommand(command="edit", description="Change your bounty: id [text] [link] [due]"),
     BotCommand(command="delete", description="Delete your bounty: id"),
+    BotCommand(command="claim", description="Say you are on a bounty: id"),
+    BotCommand(command="unclaim", description="Release a claim: id"),
+    BotCommand(command="done", description="Mark a bounty done: id"),
+    BotCommand(command="reopen", description="Reopen a done bounty: id"),
     BotCommand(command="track", description="Track a bounty: id"),
     BotCommand(command="untrack", description="Stop tracking a bounty: id"),
     BotCommand(command="my", description="The bounties you track here"),
+    BotCommand(command="timezone", description="The group's time zone (admins set it)"),
     BotCommand(command="help", description="What I can do"),
 ]
 PRIVATE_MENU = [
-    BotCommand(command="bounty", description="List your bounties"),
+    BotCommand(command="bounty", description="Open bounties; or: done, or an id for its card"),
     BotCommand(command="add", description="Add a bounty: text [link] [due]"),
     BotCommand(command="edit", description="Change a bounty: id [text] [link] [due]"),
     BotCommand(command="delete", description="Delete a bounty: id"),
-    BotCommand(command="my", description="Your bounties (same as /bounty)"),
+    BotCommand(command="done", description="Mark a bounty done: id"),
+    BotCommand(command="reopen", description="Reopen a done bounty: id"),
+    BotCommand(command="my", description="All your bounties, the done ones last"),
+    BotCommand(command="timezone", description="Your time zone for due dates"),
     BotCommand(command="help", description="What I can do"),
 ]
 
 
 @router.message()
 async def on_message(
-    message: Message, event_update: Update, pool: Pool, bot_username: str
+    message: Message,
+    event_update: Update,
+    pool: Pool,
+    bot_username: str,
+    admins: Admins | None = None,
 ) -> Job | None:
     """Hand a command to its chat's worker; the job tells the poller when the update may
-    be confirmed. Everything else is ignored."""
+    be confirmed. Everything else is ignored. Whether the sender is an admin is asked
+    here, before the worker takes it (without `admins`, moderator actions by anyone but
+    their author say the bot could not check)."""
     request = to_request(message, event_update.update_id, bot_username)
     if request is None:
         return None
+    if admins is not None and needs_admin(request):
+        assert request.user_id is not None
+        request = replace(request, admin=await admins.is_admin(request.chat_id, request.user_id))
     return await pool.submit(request)
 
 
@@ -102,11 +123,14 @@ def to_request(message: Message, update_id: int, bot_username: str) -> Request |
         return None  # other bots' commands and chatter are none of ours
     # A message sent as a chat (anonymous admin, linked channel) has no person behind it.
     user = message.from_user
-    user_id = user.id if user is not None and message.sender_chat is None else None
+    sender_chat = message.sender_chat
+    user_id = user.id if user is not None and sender_chat is None else None
     if user_id is not None and user is not None:
         user_name: str | None = user.full_name
     else:
-        user_name = message.sender_chat.title if message.sender_chat is not None else None
+        user_name = sender_chat.title if sender_chat is not None else None
+    # Only an admin can write as the group itself (a linked channel writes as itself).
+    anonymous_admin = kind == "group" and sender_chat is not None and sender_chat.id == chat.id
     return Request(
         update_id=update_id,
         chat_id=chat.id,
@@ -117,6 +141,7 @@ def to_request(message: Message, update_id: int, bot_username: str) -> Request |
         args=rest,
         thread_id=message.message_thread_id if message.is_topic_message else None,
         user_name=user_name,
+        admin=True if anonymous_admin else None,
     )
 
 
@@ -138,24 +163,62 @@ def _migration(update_id: int, message: Message, *, new_id: int, old_id: int) ->
     )
 
 
+def make_admin_fetcher(bot: Bot) -> Fetch:
+    """getChatAdministrators as `admins.Admins` asks it: the admins' user ids, or
+    AdminsUnknown whatever went wrong (the network, 403 once the bot left, a 429)."""
+
+    async def fetch(chat_id: int) -> frozenset[int]:
+        try:
+            members = await bot.get_chat_administrators(
+                chat_id=chat_id, request_timeout=int(FETCH_TIMEOUT)
+            )
+        except (TelegramAPIError, TimeoutError) as e:
+            raise AdminsUnknown(str(e) or type(e).__name__) from e
+        return frozenset(member.user.id for member in members)
+
+    return fetch
+
+
+# Telegram refuses a message whose date_time entity it does not take (a date too far
+# ahead for it: ENTITY_DATE_INVALID); the same text without the entity still says it all.
+_DATE_TIME_TAG = re.compile(r"</?tg-time\b[^>]*>")
+
+
 def make_sender(bot: Bot) -> SendFunc:
     """A send function for the outbox that speaks in jigaido's errors, not aiogram's."""
     no_preview = LinkPreviewOptions(is_disabled=True)
 
+    async def send_once(
+        chat_id: int, text: str, reply_to: int | None, thread_id: int | None
+    ) -> None:
+        await bot.send_message(
+            chat_id=chat_id,
+            text=text,
+            parse_mode="HTML",
+            link_preview_options=no_preview,
+            message_thread_id=thread_id,
+            reply_parameters=(
+                ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+                if reply_to is not None
+                else None
+            ),
+        )
+
+    async def send_html(
+        chat_id: int, text: str, reply_to: int | None, thread_id: int | None
+    ) -> None:
+        try:
+            await send_once(chat_id, text, reply_to, thread_id)
+        except TelegramBadRequest as e:
+            plain = _DATE_TIME_TAG.sub("", text)
+            if "ENTITY_DATE" not in str(e) or plain == text:
+                raise
+            log.info("chat %s: Telegram refused a date_time entity (%s); sent without", chat_id, e)
+            await send_once(chat_id, plain, reply_to, thread_id)
+
     async def send(chat_id: int, text: str, reply_to: int | None, thread_id: int | None) -> None:
         try:
-            await bot.send_message(
-                chat_id=chat_id,
-                text=text,
-                parse_mode="HTML",
-                link_preview_options=no_preview,
-                message_thread_id=thread_id,
-                reply_parameters=(
-                    ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
-                    if reply_to is not None
-                    else None
-                ),
-            )
+            await send_html(chat_id, text, reply_to, thread_id)
         except TelegramRetryAfter as e:
             raise RetryLater(e.retry_after, "Telegram asked to slow down", is_flood=True) from e
         except TelegramMigrateToChat as e:
