@@ -407,7 +407,7 @@ def _reopen(b: Bounty, sender: _Sender, *, in_group: bool) -> tuple[Bounty, str]
         done_by_user_id=None,
         done_by_name=None,
     )
-    hint = f" Anyone can /claim {b.id} it." if in_group else ""
+    hint = f" Anyone can take it with /claim {b.id}." if in_group else ""
     return new, f"🔄 Reopened <b>#{b.id}</b>: {_excerpt(b.text)}.{hint}"
 
 

@@ -1,12 +1,14 @@
-"""Crash load: stream /add and /track commands at the real bot, SIGKILL it at random
-moments, restart it, and count what was lost or doubled.
+"""Crash load: stream /add, /track, /claim and /done commands at the real bot, SIGKILL
+it at random moments, restart it, and count what was lost or doubled.
 
 Used by `test_crash_e2e.py` (a few kills) and runnable on its own for many:
 
     .venv/bin/python -m tests.e2e.crashload --kills 1000 --seed 1
 
-It prints four figures, each of which must be 0: commands answered as done but missing
-from disk, duplicates, commands never applied, files that do not parse.
+It prints five figures, each of which must be 0: commands answered as done but missing
+from disk, duplicates, commands never applied, files that do not parse, and bounties
+whose state (claimer, done, trackers) is not what applying every command once, in
+order, gives.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ ADDED = re.compile(r"✅ Added <b>#(\d+)</b>: (\S+)")
 MESSAGE_BASE = 10_000_000  # command i is message MESSAGE_BASE + i in its chat
 ASKER = re.compile(r"<b>u(\d+)</b>")  # users are named u<id> in merged answers' headers
 TRACKED = re.compile(r"(?:👀 You now track|You already track) <b>#(\d+)</b>")
+CLAIMED = re.compile(r"🙋 u(\d+) claimed <b>#(\d+)</b>")
+DONE = re.compile(r"🎉 Done: <b>#(\d+)</b>")
 
 
 @dataclass
@@ -45,8 +49,10 @@ class Command:
     update_id: int
     chat_id: int
     user_id: int
-    text: str  # the unique bounty text, or "" for /track
-    track_id: int = 0
+    text: str  # the unique bounty text, or "" for /track, /claim and /done
+    track_id: int = 0  # the bounty a /track names
+    verb: str = "add"  # add, track, claim or done
+    target: int = 0  # the bounty a /claim or /done names
 
 
 @dataclass
@@ -58,6 +64,8 @@ class Figures:
     duplicates: int = 0
     never_applied: int = 0
     unparsable_files: int = 0
+    wrong_state: int = 0
+    mix: dict[str, int] = field(default_factory=dict)  # commands pushed, by verb
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -68,6 +76,7 @@ class Figures:
             or self.duplicates
             or self.never_applied
             or self.unparsable_files
+            or self.wrong_state
         )
 
 
@@ -80,29 +89,41 @@ class Load:
         self.api = api
         self.rng = rng
         self.commands: list[Command] = []
-        self.adds_pushed = dict.fromkeys(GROUPS, 0)
+        self.adds_pushed = dict.fromkeys(GROUPS + DMS, 0)
+        self.creators: dict[tuple[int, int], int] = {}  # (chat, bounty id) -> who added it
 
     def push(self, n: int) -> None:
         for _ in range(n):
             chat = self.rng.choice(GROUPS + DMS)
             user = chat if chat > 0 else self.rng.choice(USERS)
-            i = len(self.commands)
-            if chat < 0 and self.adds_pushed[chat] and self.rng.random() < 0.3:
-                track = self.rng.randint(1, self.adds_pushed[chat])
-                update = self.api.push_message(
-                    chat, f"/track {track}", user_id=user, first_name=f"u{user}",
-                    message_id=MESSAGE_BASE + i,
-                )  # fmt: skip
-                self.commands.append(Command(update, chat, user, "", track))
-                continue
-            text = f"c{i}-{self.rng.getrandbits(32):08x}"
-            update = self.api.push_message(
-                chat, f"/add {text}", user_id=user, first_name=f"u{user}",
-                message_id=MESSAGE_BASE + i,
-            )  # fmt: skip
-            self.commands.append(Command(update, chat, user, text))
-            if chat < 0:
+            added = self.adds_pushed[chat]
+            roll = self.rng.random()
+            if added and chat < 0 and roll < 0.3:
+                self._push(chat, user, "track", self.rng.randint(1, added))
+            elif added and chat < 0 and roll < 0.45:
+                self._push(chat, user, "claim", self.rng.randint(1, added))
+            elif added and roll < 0.55:
+                # By the one who added it, who may always: its outcome is known.
+                target = self.rng.randint(1, added)
+                self._push(chat, self.creators[chat, target], "done", target)
+            else:
+                i = len(self.commands)
+                text = f"c{i}-{self.rng.getrandbits(32):08x}"
+                update = self._message(chat, user, f"/add {text}")
+                self.commands.append(Command(update, chat, user, text))
                 self.adds_pushed[chat] += 1
+                self.creators[chat, self.adds_pushed[chat]] = user
+
+    def _push(self, chat: int, user: int, verb: str, target: int) -> None:
+        update = self._message(chat, user, f"/{verb} {target}")
+        track = target if verb == "track" else 0
+        self.commands.append(Command(update, chat, user, "", track, verb, target))
+
+    def _message(self, chat: int, user: int, text: str) -> int:
+        return self.api.push_message(
+            chat, text, user_id=user, first_name=f"u{user}",
+            message_id=MESSAGE_BASE + len(self.commands),
+        )  # fmt: skip
 
 
 async def run(
@@ -145,6 +166,8 @@ async def run(
             await bot.kill()  # a no-op after the clean stop; else none outlives the run
         audit(api, load.commands, data_dir, figures)
     figures.commands = len(load.commands)
+    for c in load.commands:
+        figures.mix[c.verb] = figures.mix.get(c.verb, 0) + 1
     figures.seconds = round(time.monotonic() - started, 1)
     return figures
 
@@ -212,8 +235,54 @@ def audit(api: FakeBotAPI, commands: list[Command], data_dir: Path, figures: Fig
         1 for chat, user, j in answered_tracks if not is_tracked(Command(0, chat, user, "", j))
     )
     figures.never_applied = sum(
-        1 for c in commands if (c.text not in on_disk if c.text else not is_tracked(c))
+        1
+        for c in commands
+        if c.verb in ("add", "track") and (c.text not in on_disk if c.text else not is_tracked(c))
     )
+    _audit_lifecycle(api, commands, books, tracks, figures)
+
+
+def _audit_lifecycle(
+    api: FakeBotAPI,
+    commands: list[Command],
+    books: dict[int, GroupBook | UserBook],
+    tracks: dict[tuple[int, int], TrackList],
+    figures: Figures,
+) -> None:
+    """Every bounty's claimer and done state as applying each command once, in order,
+    gives (the first claim wins, /done by the creator always works), its trackers in
+    group.json as the tracking files say, and every claim and done answered on disk."""
+    expected: dict[tuple[int, int], tuple[str, int | None, int | None]] = {}
+    for c in commands:  # one chat's commands are applied in the order they were sent
+        key = (c.chat_id, c.target)
+        status, claimer, _ = expected.get(key, ("open", None, None))
+        if c.verb == "claim" and status == "open":
+            expected[key] = ("claimed", c.user_id, None)
+        elif c.verb == "done" and status != "done":
+            expected[key] = ("done", claimer, c.user_id)
+    for chat, book in books.items():
+        for b in book.bounties:
+            want = expected.get((chat, b.id), ("open", None, None))
+            got = (b.status, b.claimed_by_user_id, b.done_by_user_id)
+            trackers = {
+                u for (group, u), t in tracks.items() if group == chat and b.id in t.tracked
+            }
+            if got != want or (isinstance(book, GroupBook) and set(b.tracked_by) != trackers):
+                figures.wrong_state += 1
+                figures.problems.append(
+                    f"chat {chat} #{b.id}: {got}, trackers {b.tracked_by}; expected {want}, "
+                    f"trackers {sorted(trackers)}"
+                )
+    on_disk = {(chat, b.id): b for chat, book in books.items() for b in book.bounties}
+    for sent in api.sent:
+        for user, target in CLAIMED.findall(sent.text):
+            claimed = on_disk.get((sent.chat_id, int(target)))
+            if claimed is None or claimed.claimed_by_user_id != int(user):
+                figures.answered_but_missing += 1
+        for target in DONE.findall(sent.text):
+            done = on_disk.get((sent.chat_id, int(target)))
+            if done is None or not done.done:
+                figures.answered_but_missing += 1
 
 
 def main() -> int:
@@ -242,6 +311,7 @@ def main() -> int:
     print(f"duplicates                {figures.duplicates}")
     print(f"never applied             {figures.never_applied}")
     print(f"unparsable files          {figures.unparsable_files}")
+    print(f"wrong state               {figures.wrong_state}")
     print(f"seconds                   {figures.seconds}")
     for problem in figures.problems[:20]:
         print(f"problem: {problem}")

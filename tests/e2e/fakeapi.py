@@ -441,6 +441,8 @@ class FakeBotAPI:
         change it at any time, as promotions and demotions do. A group not listed has
         no admins (every group has an owner, but an anonymous one is not listed)."""
         self._dropped_calls: dict[str, int] = {}  # method (lower case) -> how many
+        self.entity_date_ahead = ENTITY_DATE_AHEAD
+        """A date_time entity further ahead than this many seconds is ENTITY_DATE_INVALID."""
         self._port = port
         self._next_update_id = first_update_id
         self._pending: list[JSONDict] = []
@@ -999,7 +1001,7 @@ class FakeBotAPI:
                 raise _Reject(400, f"Bad Request: can't parse entities: {exc}") from None
             # Past 2**31 Telegram leaves the entity unformatted; short of that, too far
             # ahead refuses the whole message.
-            if any(time.time() + ENTITY_DATE_AHEAD < t < 2**31 for t in parser.times):
+            if any(time.time() + self.entity_date_ahead < t < 2**31 for t in parser.times):
                 raise _Reject(400, "Bad Request: ENTITY_DATE_INVALID")
         if not plain.strip():
             raise _Reject(400, "Bad Request: message text is empty")

@@ -13,9 +13,10 @@ from tests.e2e.harness import BotProcess
 
 
 async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    """500 /add and /track commands across groups and DMs, the bot SIGKILLed five times
-    mid-stream and restarted: nothing answered is missing, nothing is applied twice,
-    nothing is never applied, every file parses."""
+    """500 /add, /track, /claim and /done commands across groups and DMs, the bot
+    SIGKILLed five times mid-stream and restarted: nothing answered is missing, nothing
+    is applied twice, nothing is never applied, every file parses, every bounty's state
+    is what applying each command once gives."""
     seed = int(os.environ.get("JIGAIDO_CRASH_SEED", random.randrange(1 << 30)))
     figures = await crashload.run(kills=5, per_cycle=100, seed=seed, data_dir=tmp_path / "data")
     summary = f"seed {seed}: {figures}"
@@ -25,6 +26,8 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
     assert figures.duplicates == 0, summary
     assert figures.never_applied == 0, summary
     assert figures.unparsable_files == 0, summary
+    assert figures.wrong_state == 0, summary
+    assert min(figures.mix.get(verb, 0) for verb in ("add", "track", "claim", "done")) > 0, summary
     assert not figures.problems, summary
 
 

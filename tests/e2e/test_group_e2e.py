@@ -49,7 +49,10 @@ async def test_group_commands_work_as_specified(api: FakeBotAPI, bot: BotProcess
     async def start_and_help() -> None:
         g = Chat(api, -1001, user_id=5)
         help_text = await g.one("/help")
-        for cmd in ("/bounty", "/add", "/edit", "/delete", "/track", "/untrack", "/my"):
+        for cmd in (
+            "/bounty", "/add", "/edit", "/delete", "/claim", "/unclaim", "/done", "/reopen",
+            "/track", "/untrack", "/my", "/timezone",
+        ):  # fmt: skip
             assert cmd in help_text
         assert "nolink" in help_text
         assert "nodue" in help_text
@@ -161,10 +164,10 @@ async def test_group_commands_work_as_specified(api: FakeBotAPI, bot: BotProcess
         )
         # Only the creator may edit or delete.
         before = snapshot(bot.data_dir / str(group))
-        assert "Only the person who added bounty #1 can edit it" in await g.one(
+        assert "Only the person who added it or an admin of this group can edit it" in await g.one(
             "/edit 1 Hijacked", user_id=6
         )
-        assert "Only the person who added bounty #1 can delete it" in await g.one(
+        assert "Only the person who added it or an admin of this group can delete" in await g.one(
             "/delete 1", user_id=6
         )
         assert snapshot(bot.data_dir / str(group)) == before
@@ -268,12 +271,15 @@ async def test_addressing_chatter_and_edits(api: FakeBotAPI, bot: BotProcess) ->
     assert group_menu is not None
     assert private_menu is not None
     assert [c["command"] for c in group_menu] == [
-        "bounty", "add", "edit", "delete", "track", "untrack", "my", "help",
+        "bounty", "add", "edit", "delete", "claim", "unclaim", "done", "reopen", "track",
+        "untrack", "my", "timezone", "help",
     ]  # fmt: skip
     assert all(c["description"] for c in group_menu + private_menu)
     private_names = {c["command"] for c in private_menu}
-    assert {"bounty", "add", "edit", "delete", "my", "help"} <= private_names
-    assert not private_names & {"track", "untrack"}
+    assert {"bounty", "add", "edit", "delete", "done", "reopen", "my", "timezone", "help"} <= (
+        private_names
+    )
+    assert not private_names & {"track", "untrack", "claim", "unclaim"}
 
     group = -1003
     g = Chat(api, group, user_id=5)
@@ -392,12 +398,14 @@ async def test_groups_topics_and_senders_without_a_user(api: FakeBotAPI, bot: Bo
     async def without_a_user() -> None:
         anonymous = {"id": -1005, "type": "supergroup", "title": "Test group"}
         channel = {"id": -1009999, "type": "channel", "title": "Linked channel"}
-        for text in ("/add Anonymous idea", "/track 1", "/my", "/edit 1 x", "/delete 1"):
+        # An anonymous admin moderates (tests/e2e/test_done_e2e.py) but adds, tracks or
+        # claims nothing: that needs a person.
+        for text in ("/add Anonymous idea", "/track 1", "/my", "/claim 1"):
             said = await a.one(text, user_id=None, sender_chat=anonymous)
             assert "needs to know who you are" in said, (text, said)
-        assert "needs to know who you are" in await a.one(
-            "/add From a channel", user_id=None, sender_chat=channel
-        )
+        for text in ("/add From a channel", "/edit 1 x", "/delete 1", "/done 1"):
+            said = await a.one(text, user_id=None, sender_chat=channel)
+            assert "needs to know who you are" in said, (text, said)
         assert "needs to know who you are" in await a.one("/add No sender", no_from=True)
         assert "Secret of A" in await a.one("/bounty", user_id=None, sender_chat=anonymous)
         assert "Secret of A" in await a.one("/bounty", no_from=True)
