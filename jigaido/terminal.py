@@ -39,7 +39,8 @@ When the bot shows buttons, listed as [1] Track  [2] Claim, type a number to pre
 A short tour:
   /add Fix the login page friday   add a bounty to this group
   /bounty                          the group's list
-  :as Bob   then  /delete 1        Bob may not: only its creator may
+  :as Bob   then  /delete 1        Bob may not: only its creator may, or an admin
+  :admin    then  /delete 1        Bob, made an admin of the group, may
   /track 1  then  /my              Bob tracks it now
   :group other  then  /bounty      another group sees none of it
   :dm  then  /add Renew passport   a personal bounty, in Bob's private chat"""

@@ -6,8 +6,9 @@ replaced, by `OfflineAPI` behind an aiogram session (offline.py). Each answer is
 printed once its chat's worker has saved the change and sent it. Lines starting with
 `:` are for the terminal (terminal.py): switch group, person, private chat.
 
-Unlike `run`, the outbox keeps no Telegram rate limits: nothing here would enforce
-them, and a person trying the bot should not wait a second for each answer.
+Unlike `run`, the outbox keeps no Telegram rate limits (nothing here would enforce
+them, and a person trying the bot should not wait a second for each answer), and the
+admins of a group are not cached (`:admin` counts at once).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import InputFile, Update
 
 from jigaido import phone, service, telegram, terminal
+from jigaido.admins import Admins
 from jigaido.held import Held
 from jigaido.model import Confirmed
 from jigaido.offline import (
@@ -64,7 +66,10 @@ async def run(data_dir: Path, tz: tzinfo, screen: Terminal) -> None:
         pool = Pool(Store(data_dir), Outbox(telegram.make_sender(bot)), tz=tz)
         held = Held(data_dir)
         pool.keep_records = lambda: held.ids
-        dispatcher = Dispatcher(pool=pool, bot_username=me.username or "")
+        # Asked afresh every time (the offline API costs nothing), so :admin counts at once;
+        # the real bot keeps a group's list for up to 10 minutes.
+        admins = Admins(telegram.make_admin_fetcher(bot), ttl=0.0)
+        dispatcher = Dispatcher(pool=pool, bot_username=me.username or "", admins=admins)
         dispatcher.include_router(telegram.router)
         chat = TryChat(
             api, bot, dispatcher, screen, data_dir=data_dir, leaving=leaving,

@@ -118,6 +118,27 @@ def test_another_person_may_not_delete_the_creators_bounty(tmp_path: Path) -> No
     assert "🗑 Deleted #1" in said['Ann @ group "team"> /delete 1']
 
 
+def test_admin_makes_the_person_an_admin_at_once(tmp_path: Path) -> None:
+    """Nobody is an admin at first; `:admin` makes the person one, as getChatAdministrators
+    then reports, so Bob may delete Ann's bounty; `:admin` again takes it back."""
+    out = try_chat(
+        tmp_path / "data",
+        "/add Ann's thing",
+        "/add Ann's other thing",
+        ":as Bob",
+        ":admin",
+        "/delete 1",
+        ":admin",
+        "/delete 2",
+        cwd=tmp_path,
+    ).stdout
+    said = answers(out)
+    assert 'Bob is an admin of group "team".' in said['Bob @ group "team"> :admin']
+    assert "🗑 Deleted #1" in said['Bob (admin) @ group "team"> /delete 1']
+    assert "no longer an admin" in said['Bob (admin) @ group "team"> :admin']
+    assert "⚠️ " in said['Bob @ group "team"> /delete 2']
+
+
 def test_groups_and_private_chats_are_isolated(tmp_path: Path) -> None:
     """A second group sees none of the first one's bounties and cannot track them; the
     private chat shows the person's own; back in the first group, its list is as left."""
