@@ -30,6 +30,7 @@ from jigaido.errors import DamagedFile
 from jigaido.held import HELD_FILE
 from jigaido.held import parse as parse_held
 from jigaido.model import GROUP_FILE, USER_FILE, Doc, FileKey, GroupBook, TrackList
+from jigaido.sendlog import SENT_FILE
 from jigaido.store import DAMAGED_INFIX, MOVED_FILE, TEMP_SUFFIX, read_moved_to
 
 STALE_SECONDS = 60.0
@@ -113,6 +114,17 @@ def scan(root: Path, *, now: float | None = None) -> Report:
             continue  # what keeps a second bot off this directory: datadir.py
         elif entry.name == HELD_FILE and _is_file(entry):
             _check_held(report, path, entry, now)
+        elif entry.name == SENT_FILE and _is_file(entry):
+            continue  # recent sends, for the pacing after a restart: sendlog.py
+        elif entry.name.startswith((f".{HELD_FILE}.", f".{SENT_FILE}.")) and entry.name.endswith(
+            TEMP_SUFFIX
+        ):
+            if _stale(entry, now):
+                report.add(
+                    path,
+                    "a temporary file left by an interrupted write (harmless; the bot "
+                    "removes it at its next start)",
+                )
         else:
             report.add(path, "not a jigaido file or directory")
     return report
@@ -127,6 +139,7 @@ def _check_held(report: Report, path: Path, entry: os.DirEntry[str], now: float)
         report.add(path, f"breaks its format ({e}); the bot sets it aside at its next start")
         return
     report.files += 1
+    held = [e for e in held if e.answer is None]  # refusals are answered, not waiting
     if held and _stale(entry, now):
         report.add(
             path,

@@ -11,8 +11,14 @@ meanwhile; at the next start it submits what is still here again, and the chats'
 records answer what was already applied instead of applying it twice (those records are
 never pruned while their update is held here).
 
+The same file keeps the refusals the bot answered ("not saved": nothing changed), for
+the 24 hours Telegram could deliver their updates again, so that such an update, come
+back after a crash before it was confirmed, is answered so again and not applied after
+all.
+
 The file is `held-updates.json` in the data directory:
-`{"held": [{"at": 1735603200, "request": {"update_id": 7, "chat_id": -1001, ...}}]}`.
+`{"held": [{"at": 1735603200, "request": {"update_id": 7, "chat_id": -1001, ...}}]}`,
+a refusal with `"answer": "⚠️ Not saved: ..."` beside its request.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import orjson
 from jigaido.commands import Request
 from jigaido.errors import DamagedFile
 from jigaido.model import APPLIED_KEEP_SECONDS
-from jigaido.store import fsync_dir, in_thread, set_aside, write_durably
+from jigaido.store import fsync_dir, in_thread, remove_temp_files_of, set_aside, write_durably
 
 if TYPE_CHECKING:
     from jigaido.pool import Job
@@ -42,8 +48,10 @@ log = logging.getLogger(__name__)
 HELD_FILE = "held-updates.json"
 # An update not finished this long after it came is held (and its update confirmed, or
 # its webhook request answered): long enough that a chat's answers paced by Telegram's
-# limits are out first, short enough that nothing waits on a slow chat for long.
-HOLD_SECONDS = 10.0
+# limits (up to about 20 s in a group spending its minute) are out first, short enough
+# that polling soon goes back to long polls. Throughput never waits for it: the poller
+# also holds once 50 updates wait.
+HOLD_SECONDS = 30.0
 # A held request is submitted again only while the records that dedupe it are kept,
 # with an hour to spare: past that, applying it could apply it twice.
 KEEP_SECONDS = APPLIED_KEEP_SECONDS - 3600
@@ -55,8 +63,16 @@ TIDY_DELAY = 1.0
 @dataclass(slots=True)
 class _Entry:
     request: Request
-    at: int  # when it was first held
+    at: int  # when it was first held, or refused
     job: Job | None = None  # None: not (yet) submitted in this run
+    # The refusal it was answered with ("not saved"): it is done, and must never be
+    # applied (a redelivery gets this answer again). Kept as long as Telegram could
+    # deliver it again.
+    answer: str | None = None
+
+    def expired(self, now: int) -> bool:
+        keep = APPLIED_KEEP_SECONDS if self.answer is not None else KEEP_SECONDS
+        return now - self.at >= keep
 
 
 class Held:
@@ -78,6 +94,7 @@ class Held:
 
     def load(self) -> list[Request]:
         """What the last run held and did not finish, to be submitted again now."""
+        remove_temp_files_of(self.path)
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -93,7 +110,9 @@ class Held:
             log.error("%s is damaged (%s); set aside as %s", self.path.name, e, aside.name)
             return []
         for entry in entries:
-            if now - entry.at >= KEEP_SECONDS:
+            if entry.expired(now) and entry.answer is not None:
+                continue  # Telegram cannot deliver it any more
+            if entry.expired(now):
                 log.error(
                     "chat %s: update %s was held since %s, too long to apply it safely; dropped",
                     entry.request.chat_id,
@@ -103,7 +122,21 @@ class Held:
                 continue
             self._entries[entry.request.update_id] = entry
         self._on_disk = frozenset(e.request.update_id for e in entries)
-        return [e.request for e in self._entries.values()]
+        return [e.request for e in self._entries.values() if e.answer is None]
+
+    def given(self, update_id: int) -> str | None:
+        """The refusal `update_id` was answered with, if any (pool.Verdicts)."""
+        entry = self._entries.get(update_id)
+        return None if entry is None else entry.answer
+
+    async def record(self, request: Request, answer: str) -> bool:
+        """Keep `answer` (a refusal: nothing was changed) as `request`'s verdict, so that
+        a redelivery is answered so again instead of being applied (pool.Verdicts)."""
+        entry = self._entries.get(request.update_id)
+        if entry is None:
+            entry = self._entries[request.update_id] = _Entry(request, int(self.clock()))
+        entry.answer = answer
+        return await self._write()
 
     def watch(self, job: Job) -> None:
         """`job` is a request of the last run submitted again: forget it once it is done."""
@@ -147,7 +180,12 @@ class Held:
         await self._tidy()
 
     async def _tidy(self) -> None:
-        finished = [i for i, e in self._entries.items() if e.job is not None and e.job.finished]
+        now = int(self.clock())
+        finished = [
+            i
+            for i, e in self._entries.items()
+            if (e.answer is None and e.job is not None and e.job.finished) or e.expired(now)
+        ]
         for update_id in finished:
             del self._entries[update_id]
         if finished or not self._on_disk.issuperset(self._entries):
@@ -171,12 +209,19 @@ class Held:
 
     def _write_sync(self, entries: list[_Entry]) -> None:
         if entries:
-            body = {"held": [{"at": e.at, "request": asdict(e.request)} for e in entries]}
+            body = {"held": [_entry_json(e) for e in entries]}
             write_durably(self.path, orjson.dumps(body, option=orjson.OPT_INDENT_2))
             return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
             fsync_dir(self.path.parent)
+
+
+def _entry_json(entry: _Entry) -> dict[str, Any]:
+    body: dict[str, Any] = {"at": entry.at, "request": asdict(entry.request)}
+    if entry.answer is not None:
+        body["answer"] = entry.answer
+    return body
 
 
 def parse(raw: bytes) -> list[_Entry]:
@@ -193,7 +238,10 @@ def _entry(item: object) -> _Entry:
     at = item.get("at")
     if not isinstance(at, int) or isinstance(at, bool):
         raise DamagedFile("an entry without its time")
-    return _Entry(_request(item["request"]), at)
+    answer = item.get("answer")
+    if answer is not None and not isinstance(answer, str):
+        raise DamagedFile("an entry with a bad answer")
+    return _Entry(_request(item["request"]), at, answer=answer)
 
 
 _INT_FIELDS = ("update_id", "chat_id", "message_id")

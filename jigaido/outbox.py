@@ -30,7 +30,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from jigaido.errors import ChatMoved, RetryLater, Undeliverable
@@ -160,11 +160,7 @@ class Outbox:
     def post(self, reply: Reply) -> Ticket:
         """Put `reply` at the end of its chat's backlog now, so that a burst's answers
         can be merged while the first ones wait; pass what this returns to `deliver`."""
-        chat = self._chats.get(reply.chat_id)
-        if chat is None:
-            limits = self._limits.group if reply.chat_id < 0 else self._limits.private
-            chat = self._chats[reply.chat_id] = _Chat(reply.chat_id, limits)
-            self._schedule_prune()
+        chat = self._chat(reply.chat_id)
         ticket = Ticket(chat, reply, self._clock())
         chat.backlog.append(ticket)
         self._count(chat, len(reply.texts))
@@ -180,6 +176,36 @@ class Outbox:
             while ticket.outcome is None:
                 await self._send_next(chat)
         return ticket.outcome
+
+    def recent_sends(self) -> dict[int, list[float]]:
+        """Each chat's sends that still count in its windows, as how many seconds ago:
+        what a restart must not forget, or the new process would send into a group that
+        had its 20 messages this minute."""
+        now = self._clock()
+        recent: dict[int, list[float]] = {}
+        for chat_id, chat in self._chats.items():
+            ages = [now - t for t in chat.window.done if t > now - chat.window.span]
+            if ages:
+                recent[chat_id] = ages
+        return recent
+
+    def restore_sends(self, recent: Mapping[int, Iterable[float]]) -> None:
+        """Count the sends of the last run (seconds ago, as `recent_sends` gives them)
+        in the chats' windows, as if this outbox had made them."""
+        now = self._clock()
+        for chat_id, ages in recent.items():
+            chat = self._chat(chat_id)
+            window = chat.window
+            done = sorted(now - a for a in ages if 0 <= a < window.span)
+            window.done = sorted([*window.done, *done])[-window.keep :] if window.keep else []
+
+    def _chat(self, chat_id: int) -> _Chat:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            limits = self._limits.group if chat_id < 0 else self._limits.private
+            chat = self._chats[chat_id] = _Chat(chat_id, limits)
+            self._schedule_prune()
+        return chat
 
     def prune(self) -> None:
         """Forget every chat with nothing to send whose windows have emptied."""
@@ -290,12 +316,14 @@ class Outbox:
         """A lone answer while the chat's own window runs low. Sent at once, each such
         answer would spend the sends kept for merging, and a chat with a steady trickle
         of commands would spend its minute in seconds and then wait for it to pass. So
-        it first waits its share of what is left (the time until the window's oldest
-        send stops counting, over the sends left), gathering what comes meanwhile; then
-        it goes, alone or not."""
+        once half its reserve is spent, it first waits its share of what is left (the
+        time until the window's oldest send stops counting, over the sends left),
+        gathering what comes meanwhile; then it goes, alone or not."""
         if chat.lone_since is not None:
             chat.lone_since = None  # held once already
             return head
+        if chat.window.left(now) > chat.limits.reserve // 2:
+            return head  # half the reserve is still there: a busy minute, not a trickle
         share = chat.window.share(now)
         if share <= chat.limits.merged_gap:
             return head
@@ -495,6 +523,13 @@ class _Window:
         """The earliest time, from `now` on, at which one more send keeps every rate."""
         return _next_free(self.rates, self.done, self.in_flight, now)
 
+    def left(self, now: float) -> int:
+        """Sends the longest window has left now."""
+        if not self.rates:
+            return 0
+        rate = max(self.rates, key=lambda r: r.seconds)
+        return rate.count - sum(t > now - rate.seconds for t in self.done) - self.in_flight
+
     def share(self, now: float) -> float:
         """How long each send left in the window may take, on average, until the
         window's oldest send stops counting: spacing the sends by it never runs the
@@ -503,7 +538,7 @@ class _Window:
             return 0.0
         rate = max(self.rates, key=lambda r: r.seconds)
         recent = [t for t in self.done if t > now - rate.seconds]
-        left = rate.count - len(recent) - self.in_flight
+        left = self.left(now)
         if not recent or left <= 0:
             return 0.0  # nothing to spread, or nothing left: the window itself waits
         return (recent[0] + rate.seconds - now) / left

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import tzinfo
+from typing import Protocol
 
 from jigaido import commands
 from jigaido.commands import MIGRATE, Outcome, Request
@@ -41,6 +42,30 @@ BROKEN = (
     "⚠️ Something went wrong while handling that command; it may not have been saved. "
     "Send /bounty to see the list as it is."
 )
+# Answers that say nothing changed: one must stay true when Telegram delivers the update
+# again (after a crash before it was confirmed), so it is recorded, not re-applied.
+REFUSALS = frozenset({NOT_SAVED, NOT_READ, FAILED})
+
+
+class Verdicts(Protocol):
+    """Refusals given, kept durably: an update answered "not saved" is answered so
+    again when it comes back, not applied after all (held.py keeps them)."""
+
+    def given(self, update_id: int) -> str | None:
+        """The refusal `update_id` got, if it got one."""
+
+    async def record(self, request: Request, answer: str) -> bool:
+        """Keep `answer` as `request`'s verdict; False if it could not be written."""
+
+
+class _NoVerdicts:
+    """For a pool without a data directory of its own (tests of other parts)."""
+
+    def given(self, update_id: int) -> str | None:
+        return None
+
+    async def record(self, request: Request, answer: str) -> bool:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +115,7 @@ class Pool:
         # Update ids whose records must stay whatever `confirmed` says: the updates the
         # bot holds on disk to apply again after a restart (see held.py).
         self.keep_records: Callable[[], Container[int]] = frozenset
+        self.verdicts: Verdicts = _NoVerdicts()
         self.flushes = 0
         self._workers: dict[int, _Worker] = {}
         self._moved: dict[int, int] = {}  # migrated group id -> its new id
@@ -345,9 +371,15 @@ class _Worker:
                     await self._process([job])
                 return
             answers = [(job, (NOT_SAVED,)) for job, _ in answers]
+        for job, texts in answers:
+            if len(texts) == 1 and texts[0] in REFUSALS:
+                await self.pool.verdicts.record(job.request, texts[0])
         self._send(answers)
 
     async def _apply(self, request: Request, now: int) -> Outcome:
+        refused = self.pool.verdicts.given(request.update_id)
+        if refused is not None:
+            return Outcome((refused,))  # answered so before: it stays not applied
         try:
             keys = commands.files_needed(request)
             for key in keys:

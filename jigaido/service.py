@@ -34,6 +34,7 @@ from jigaido.model import Confirmed
 from jigaido.notify import Notifier
 from jigaido.outbox import Outbox
 from jigaido.pool import Job, Pool
+from jigaido.sendlog import SendLog
 from jigaido.settings import Settings
 from jigaido.store import Store, in_thread
 from jigaido.updates import Unreadable, get_updates
@@ -249,14 +250,15 @@ async def run(settings: Settings) -> None:
         await telegram.register_menus(bot)
 
         store = Store(settings.data_dir)
-        pool = Pool(
-            store,
-            Outbox.for_telegram(telegram.make_sender(bot)),
-            tz=settings.tz,
-            idle_seconds=settings.idle_seconds,
-        )
+        outbox = Outbox.for_telegram(telegram.make_sender(bot))
+        pool = Pool(store, outbox, tz=settings.tz, idle_seconds=settings.idle_seconds)
         held = Held(settings.data_dir)
         pool.keep_records = lambda: held.ids
+        pool.verdicts = held
+        sent = SendLog(settings.data_dir, outbox)
+        if await sent.restore():
+            log.info("counting the last run's recent sends in Telegram's limits")
+        sent.start()
         # Asked by the router before a moderator action is queued, never by a worker.
         admins = Admins(telegram.make_admin_fetcher(bot))
         dispatcher = Dispatcher(pool=pool, bot_username=username, admins=admins)
@@ -290,6 +292,7 @@ async def run(settings: Settings) -> None:
             try:
                 await pool.close(grace=CLOSE_SECONDS)
                 await held.close()
+                await sent.close()
             finally:
                 await life.close()
         log.info("jigaido stopped")

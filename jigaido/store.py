@@ -88,9 +88,7 @@ class Store:
             names = os.listdir(directory)
         except (FileNotFoundError, NotADirectoryError):
             return Opened([])
-        removed = [n for n in names if n.startswith(".") and n.endswith(TEMP_SUFFIX)]
-        for name in removed:
-            _unlink_quietly(directory / name)
+        removed = _remove_temp_files(directory, names)
         moved_to = self._moved_to(chat_id) if MOVED_FILE in names else None
         return Opened(removed, moved_to)
 
@@ -186,6 +184,23 @@ class Store:
             if isinstance(doc, TrackList):
                 tracks[doc.user_id] = doc
         return (book if isinstance(book, GroupBook) else None), tracks
+
+
+def remove_temp_files_of(path: Path) -> list[str]:
+    """Remove the temp files a crash left while `path` was being written (for the bot's
+    own files beside the chats' directories); returns their names."""
+    try:
+        names = os.listdir(path.parent)
+    except FileNotFoundError:
+        return []
+    return _remove_temp_files(path.parent, [n for n in names if n.startswith(f".{path.name}.")])
+
+
+def _remove_temp_files(directory: Path, names: list[str]) -> list[str]:
+    removed = [n for n in names if n.startswith(".") and n.endswith(TEMP_SUFFIX)]
+    for name in removed:
+        _unlink_quietly(directory / name)
+    return removed
 
 
 def read_moved_to(directory: Path) -> int:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from jigaido import botapi, telegram
 from jigaido.errors import ConfigError
-from jigaido.held import HOLD_SECONDS, Held
+from jigaido.held import Held
 from jigaido.settings import WebhookSettings
 from jigaido.updates import Unreadable, read
 
@@ -30,6 +30,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # On SIGTERM, how long requests in flight may take to finish before they are cut
 # (Telegram then delivers those updates again).
 DRAIN_SECONDS = 8.0
+# A request not done this long after it came is held on disk and answered 200: while it
+# is open, it keeps one of the connections Telegram delivers updates over.
+HOLD_SECONDS = 10.0
 
 
 class WebhookHandler:

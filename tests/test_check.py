@@ -15,6 +15,7 @@ from jigaido.commands import migrate_group
 from jigaido.datadir import LOCK_FILE, hold
 from jigaido.held import HELD_FILE
 from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook
+from jigaido.sendlog import SENT_FILE
 from jigaido.store import MOVED_FILE, Store, encode
 from tests.e2e.harness import run_jigaido
 
@@ -231,3 +232,10 @@ def test_held_updates_are_a_note_and_a_damaged_file_a_problem(tmp_path: Path) ->
     status, lines = report_lines(tmp_path)
     assert status == 1
     assert lines[0].startswith(f"{held}: breaks its format (an entry without a request)")
+
+
+def test_recent_sends_kept_for_a_restart_are_the_bots_own(tmp_path: Path) -> None:
+    """sent-recently.json (the pacing after a restart) is not reported."""
+    healthy(tmp_path)
+    (tmp_path / SENT_FILE).write_text('{"at": 1, "chats": {}}')
+    assert report_lines(tmp_path) == (0, [f"{tmp_path}: 3 files in 2 chats checked, all clean"])

@@ -19,6 +19,7 @@ import pytest
 from jigaido import commands
 from jigaido import store as store_module
 from jigaido.commands import MIGRATE, Request
+from jigaido.held import Held
 from jigaido.model import Doc, FileKey
 from jigaido.outbox import Outbox
 from jigaido.pool import NOT_SAVED, Pool
@@ -435,3 +436,45 @@ async def test_a_value_the_writer_refuses_is_a_damaged_file(tmp_path: Path) -> N
     assert first == "✅ Added <b>#1</b>: first"
     assert second == "✅ Added <b>#2</b>: second"
     await pool.close()
+
+
+async def test_a_not_saved_answer_stays_true_after_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fails before a tracking file's fsync: the user is told "Not saved", the
+    refusal is recorded (held-updates.json), and after a crash (a new pool, nothing in
+    memory) the redelivered update is answered "Not saved" again, not applied; a new
+    command then works."""
+    data = tmp_path / "data"
+    recorder = Recorder()
+    pool = make_pool(tmp_path, recorder)
+    pool.verdicts = Held(data)
+    await (await pool.submit(req(1, "add", "a bounty"))).done
+
+    real_fsync = store_module.os.fsync
+    calls = 0
+
+    def fsync_fails_once(fd: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(store_module.os, "fsync", fsync_fails_once)
+    await (await pool.submit(req(2, "track", "1"))).done
+    monkeypatch.undo()
+    assert recorder.sent[-1][1] == NOT_SAVED
+    assert not (data / str(GROUP) / "7.json").exists()
+    # Crash: no close, nothing in memory survives.
+
+    again = make_pool(tmp_path, recorder)
+    held = Held(data)
+    assert held.load() == []  # a refusal is answered, not to be applied again
+    again.verdicts = held
+    await (await again.submit(req(2, "track", "1"))).done  # redelivered
+    assert recorder.sent[-1][1] == NOT_SAVED
+    assert not (data / str(GROUP) / "7.json").exists()
+    await (await again.submit(req(3, "track", "1"))).done  # the user tries again
+    assert recorder.sent[-1][1].startswith("👀 You now track <b>#1</b>")
+    await again.close()

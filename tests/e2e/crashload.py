@@ -30,6 +30,7 @@ from jigaido.datadir import LOCK_FILE
 from jigaido.errors import DamagedFile
 from jigaido.held import HELD_FILE
 from jigaido.model import FileKey, GroupBook, TrackList, UserBook, load
+from jigaido.sendlog import SENT_FILE
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.harness import BotProcess
 
@@ -176,7 +177,7 @@ def audit(api: FakeBotAPI, commands: list[Command], data_dir: Path, figures: Fig
     books: dict[int, GroupBook | UserBook] = {}
     tracks: dict[tuple[int, int], TrackList] = {}
     for path in sorted(data_dir.rglob("*")):
-        if path.is_dir() or (path.parent == data_dir and path.name == LOCK_FILE):
+        if path.is_dir() or (path.parent == data_dir and path.name in (LOCK_FILE, SENT_FILE)):
             continue
         if path.parent == data_dir and path.name == HELD_FILE:
             try:

@@ -320,7 +320,7 @@ async def test_a_migration_that_meets_a_fault_is_retried_not_confirmed(
     api.push_message(401, "/add Elsewhere")
     await api.wait_until(lambda: bool(api.sent_to(401)), description="another chat answered")
     assert api.sent_to(401)[0].plain == "✅ Added #1: Elsewhere"
-    # (Unfinished for 10 s, it would be held in held-updates.json and confirmed then.)
+    # (Unfinished for 30 s, it would be held in held-updates.json and confirmed then.)
     assert api.confirmed_below <= migration, "the failed move was confirmed"
     report = run_jigaido("check", "--data-dir", str(bot.data_dir), cwd=bot.data_dir)
     assert f"an unfinished move of group {old} to supergroup {new}" in report.stdout
