@@ -36,11 +36,11 @@ from aiogram.filters import Command
 from aiogram.types import Message, Update
 
 from bench.common import BOT_USERNAME, GROUP, Row, median
-from jigaido import telegram
-from jigaido.outbox import Outbox
-from jigaido.pool import Pool
-from jigaido.service import freeze_start_up_objects
-from jigaido.store import Store
+from jigaido.face import telegram
+from jigaido.face.service import freeze_start_up_objects
+from jigaido.shell.outbox import Outbox
+from jigaido.shell.pool import Pool
+from jigaido.shell.store import Store
 
 COMMANDS = 1000
 USERS = 100

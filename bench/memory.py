@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Row, rss_mb
-from jigaido.commands import Request
-from jigaido.outbox import TELEGRAM, Outbox
-from jigaido.pool import Pool
-from jigaido.store import Store
+from jigaido.core.commands import Request
+from jigaido.shell.outbox import TELEGRAM, Outbox
+from jigaido.shell.pool import Pool
+from jigaido.shell.store import Store
 
 CHATS = 10_000
 WARM_UP = 500

@@ -19,8 +19,8 @@ import aiofiles
 import aiofiles.os
 
 from bench.common import Row, median
-from jigaido.model import Bounty, FileKey, GroupBook
-from jigaido.store import Store, encode, fsync_dir
+from jigaido.core.model import Bounty, FileKey, GroupBook
+from jigaido.shell.store import Store, encode, fsync_dir
 
 WRITES = 300
 ROUNDS = 10

@@ -13,9 +13,10 @@ from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jigaido import __version__, datadir, logs
-from jigaido.errors import ConfigError
-from jigaido.settings import Settings, WebhookSettings, data_dir_from_env
+from jigaido import __version__
+from jigaido.core.errors import ConfigError
+from jigaido.face.settings import Settings, WebhookSettings, data_dir_from_env
+from jigaido.shell import datadir, logs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.command == "try":
         return _try(options.data_dir)
     if options.command == "check":
-        from jigaido import check  # only here: `run` need not pay for its import
+        from jigaido.face import check  # only here: `run` need not pay for its import
 
         return check.main(options.data_dir or data_dir_from_env(os.environ))
     if (options.webhook is None) != (options.listen is None):
@@ -80,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
             secrets["webhook secret"] = settings.webhook.secret
         logs.setup(secrets)
 
-        from jigaido import service  # aiogram's import is slow; not needed to report bad config
+        from jigaido.face import (
+            service,  # aiogram's import is slow; not needed to report bad config
+        )
 
         try:
             asyncio.run(service.run(settings))
@@ -91,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _try(data_dir: Path) -> int:
-    from jigaido import terminal  # standard library only: the hint comes before aiogram's import
+    from jigaido.face import (
+        terminal,  # standard library only: the hint comes before aiogram's import
+    )
 
     try:
         tz = _zone(os.environ.get("JIGAIDO_TZ"))
@@ -108,7 +113,7 @@ def _try(data_dir: Path) -> int:
         screen.say(terminal.hint(data_dir))
         logs.setup({}, level=logging.WARNING)  # the chat is the output; only trouble is logged
         try:
-            from jigaido import trychat  # aiogram's import is slow
+            from jigaido.face import trychat  # aiogram's import is slow
 
             asyncio.run(trychat.run(data_dir, tz, screen))
         except KeyboardInterrupt:  # before the chat took over Ctrl-C: nothing to save yet

@@ -12,12 +12,12 @@ import anyio
 import pytest
 from aiogram.types import Message
 
-from jigaido.admins import RECHECK, RETRY, TTL, Admins
-from jigaido.commands import Request
-from jigaido.errors import AdminsUnknown
-from jigaido.held import Held
-from jigaido.pool import Job
-from jigaido.telegram import to_request
+from jigaido.core.commands import Request
+from jigaido.core.errors import AdminsUnknown
+from jigaido.face.admins import RECHECK, RETRY, TTL, Admins
+from jigaido.face.telegram import to_request
+from jigaido.shell.held import Held
+from jigaido.shell.pool import Job
 
 GROUP = -1001
 OTHER_GROUP = -1002

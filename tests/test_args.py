@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jigaido.args import (
+from jigaido.core.args import (
     MAX_LINK,
     MAX_TEXT,
     AddArgs,
@@ -24,7 +24,7 @@ from jigaido.args import (
     split_command,
     zone,
 )
-from jigaido.errors import BadInput
+from jigaido.core.errors import BadInput
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # A Wednesday afternoon, UTC.

@@ -9,8 +9,8 @@ import pytest
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.methods import GetMe
 
-from jigaido import botapi
-from jigaido.errors import ConfigError
+from jigaido.core.errors import ConfigError
+from jigaido.face import botapi
 
 pytestmark = pytest.mark.anyio
 
@@ -46,15 +46,15 @@ async def test_transient_failures_are_retried_with_growing_backoff(
         waits.append(failures)
         return 0.0
 
-    with caplog.at_level(logging.WARNING, logger="jigaido.botapi"):
+    with caplog.at_level(logging.WARNING, logger="jigaido.face.botapi"):
         assert await botapi.until_answered(call, "getMe", asyncio.Event(), backoff) == "ok"
     assert call.calls == 5
     assert waits == [1, 2, 3, 4]
     assert [(r.name, r.levelname) for r in caplog.records] == [
-        ("jigaido.botapi.getMe", "WARNING"),
-        ("jigaido.botapi.getMe", "WARNING"),
-        ("jigaido.botapi.getMe", "ERROR"),
-        ("jigaido.botapi.getMe", "ERROR"),
+        ("jigaido.face.botapi.getMe", "WARNING"),
+        ("jigaido.face.botapi.getMe", "WARNING"),
+        ("jigaido.face.botapi.getMe", "ERROR"),
+        ("jigaido.face.botapi.getMe", "ERROR"),
     ]
 
 

@@ -10,13 +10,13 @@ import os
 import time
 from pathlib import Path
 
-from jigaido.check import STALE_SECONDS, main, scan
-from jigaido.commands import migrate_group
-from jigaido.datadir import LOCK_FILE, hold
-from jigaido.held import HELD_FILE
-from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook
-from jigaido.sendlog import SENT_FILE
-from jigaido.store import MOVED_FILE, Store, encode
+from jigaido.core.commands import migrate_group
+from jigaido.core.model import Bounty, FileKey, GroupBook, TrackList, UserBook
+from jigaido.face.check import STALE_SECONDS, main, scan
+from jigaido.shell.datadir import LOCK_FILE, hold
+from jigaido.shell.held import HELD_FILE
+from jigaido.shell.sendlog import SENT_FILE
+from jigaido.shell.store import MOVED_FILE, Store, encode
 from tests.e2e.harness import run_jigaido
 
 GROUP = -1001

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jigaido.commands import (
+from jigaido.core.commands import (
     GROUP_COMMANDS,
     MODERATED,
     PRIVATE_COMMANDS,
@@ -22,7 +22,7 @@ from jigaido.commands import (
     migrate_group,
     needs_admin,
 )
-from jigaido.model import (
+from jigaido.core.model import (
     Applied,
     Bounty,
     Doc,
@@ -33,7 +33,7 @@ from jigaido.model import (
     find_applied,
     load,
 )
-from jigaido.store import encode
+from jigaido.shell.store import encode
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # A Wednesday afternoon.

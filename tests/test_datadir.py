@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jigaido.datadir import LOCK_FILE, hold
-from jigaido.errors import ConfigError
+from jigaido.core.errors import ConfigError
+from jigaido.shell.datadir import LOCK_FILE, hold
 
 
 def refusal(root: Path) -> str:

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jigaido.args import FIRST_DUE_DAY, LAST_DUE_DAY, parse_add, parse_edit
-from jigaido.commands import ChatKind, Request, execute
-from jigaido.errors import BadInput
-from jigaido.model import Bounty, Doc, FileKey, GroupBook, TrackList, UserBook
-from jigaido.render import MESSAGE_LIMIT, bounty_block, format_due, is_overdue, render_list
+from jigaido.core.args import FIRST_DUE_DAY, LAST_DUE_DAY, parse_add, parse_edit
+from jigaido.core.commands import ChatKind, Request, execute
+from jigaido.core.errors import BadInput
+from jigaido.core.model import Bounty, Doc, FileKey, GroupBook, TrackList, UserBook
+from jigaido.core.render import MESSAGE_LIMIT, bounty_block, format_due, is_overdue, render_list
 from tests.e2e.fakeapi import parse_html, utf16_len
 
 GROUP = -100777

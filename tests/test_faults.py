@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from jigaido import store as store_module
-from jigaido.commands import Request
-from jigaido.outbox import Outbox
-from jigaido.pool import NOT_SAVED, Pool
-from jigaido.store import Store
+from jigaido.core.commands import Request
+from jigaido.shell import store as store_module
+from jigaido.shell.outbox import Outbox
+from jigaido.shell.pool import NOT_SAVED, Pool
+from jigaido.shell.store import Store
 
 GROUP = -1001
 

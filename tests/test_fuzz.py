@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jigaido import args
-from jigaido.commands import GROUP_COMMANDS, ChatKind, Request, execute, files_needed
-from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook, load
-from jigaido.outbox import Outbox
-from jigaido.pool import Pool
-from jigaido.render import MESSAGE_LIMIT
-from jigaido.store import Store, encode
+from jigaido.core import args
+from jigaido.core.commands import GROUP_COMMANDS, ChatKind, Request, execute, files_needed
+from jigaido.core.model import Bounty, FileKey, GroupBook, TrackList, UserBook, load
+from jigaido.core.render import MESSAGE_LIMIT
+from jigaido.shell.outbox import Outbox
+from jigaido.shell.pool import Pool
+from jigaido.shell.store import Store, encode
 from tests.e2e.fakeapi import parse_html, utf16_len
 
 NOW = 1_790_000_000

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from jigaido import store as store_module
-from jigaido.commands import Request
-from jigaido.held import HELD_FILE, KEEP_SECONDS, Held
-from jigaido.pool import Job
+from jigaido.core.commands import Request
+from jigaido.shell import store as store_module
+from jigaido.shell.held import HELD_FILE, KEEP_SECONDS, Held
+from jigaido.shell.pool import Job
 
 NOW = 1_800_000_000
 
@@ -48,7 +48,7 @@ async def test_finished_requests_leave_the_file_and_abandoned_ones_stay(
 ) -> None:
     """A request whose job finishes leaves the file soon after (the file goes when
     empty); one the pool gave up on (False) stays for the next start."""
-    monkeypatch.setattr("jigaido.held.TIDY_DELAY", 0.01)
+    monkeypatch.setattr("jigaido.shell.held.TIDY_DELAY", 0.01)
     held = Held(tmp_path, clock=lambda: NOW)
     first, second = job(1), job(2)
     await held.hold([first, second])

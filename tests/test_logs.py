@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jigaido.logs import OneLineFormatter, Redact, Throttle, fatal, setup, under_journal
+from jigaido.shell.logs import OneLineFormatter, Redact, Throttle, fatal, setup, under_journal
 
 
 class Clock:
@@ -22,7 +22,7 @@ class Clock:
 
 
 def record(
-    msg: str, *args: object, name: str = "jigaido.pool", level: int = logging.ERROR
+    msg: str, *args: object, name: str = "jigaido.shell.pool", level: int = logging.ERROR
 ) -> logging.LogRecord:
     return logging.LogRecord(name, level, __file__, 1, msg, args, None)
 
@@ -80,7 +80,7 @@ def test_kinds_are_logger_and_template() -> None:
         throttle,
         record("chat %s: could not read its files: %s", 1, "EIO"),
         record("chat %s: %s not saved: %s", 1, "user.json", "EIO"),
-        record("chat %s: %s not saved: %s", 1, "user.json", "EIO", name="jigaido.store"),
+        record("chat %s: %s not saved: %s", 1, "user.json", "EIO", name="jigaido.shell.store"),
         record("chat %s: %s not saved: %s", 2, "user.json", "EIO"),
     )
     assert len(passed) == 3
@@ -121,7 +121,7 @@ def test_message_line_breaks_are_escaped_and_time_is_shown_off_the_journal() -> 
         record("chat %s: bad text %r", 5, "a\nb", level=logging.INFO)
     )
     assert "\n" not in line
-    assert line.endswith("INFO jigaido.pool: chat 5: bad text 'a\\nb'")
+    assert line.endswith("INFO jigaido.shell.pool: chat 5: bad text 'a\\nb'")
     assert line[:4].isdigit()  # the year
 
 
@@ -130,13 +130,13 @@ def test_journal_lines_carry_priority_and_no_timestamp() -> None:
     every traceback line carries the same priority."""
     formatter = OneLineFormatter(journal=True)
     assert formatter.format(record("started", level=logging.INFO)) == (
-        "<6>INFO jigaido.pool: started"
+        "<6>INFO jigaido.shell.pool: started"
     )
     assert formatter.format(record("slow", level=logging.WARNING)).startswith("<4>WARNING")
     r = record("chat %s: failed", 3)
     r.exc_info = exc_info(ValueError("boom"))
     lines = formatter.format(r).split("\n")
-    assert lines[0] == "<3>ERROR jigaido.pool: chat 3: failed"
+    assert lines[0] == "<3>ERROR jigaido.shell.pool: chat 3: failed"
     assert len(lines) > 2
     assert all(line.startswith("<3>") for line in lines)
 

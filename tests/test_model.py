@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jigaido.errors import DamagedFile
-from jigaido.model import (
+from jigaido.core.errors import DamagedFile
+from jigaido.core.model import (
     APPLIED_KEEP_SECONDS,
     Applied,
     Bounty,
@@ -26,7 +26,7 @@ from jigaido.model import (
     prune_applied,
     with_applied,
 )
-from jigaido.store import encode
+from jigaido.shell.store import encode
 
 GROUP = -100123
 USER = 456

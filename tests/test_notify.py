@@ -14,7 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from jigaido.notify import Notifier
+from jigaido.shell.notify import Notifier
 
 
 @pytest.fixture

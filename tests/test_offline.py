@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from jigaido.offline import (
+from jigaido.face.offline import (
     BOT_ID,
     BOT_USER,
     OfflineAPI,

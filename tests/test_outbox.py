@@ -20,8 +20,9 @@ from typing import TypeVar
 
 import pytest
 
-from jigaido.errors import ChatMoved, RetryLater, Undeliverable
-from jigaido.outbox import (
+from jigaido.core.errors import ChatMoved, RetryLater, Undeliverable
+from jigaido.core.render import MESSAGE_LIMIT, visible_length
+from jigaido.shell.outbox import (
     NETWORK_ATTEMPTS,
     TELEGRAM,
     ChatLimits,
@@ -30,7 +31,6 @@ from jigaido.outbox import (
     Rate,
     Reply,
 )
-from jigaido.render import MESSAGE_LIMIT, visible_length
 from tests.limits import most_in_any_window
 
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 import pytest
 
-from jigaido import render
-from jigaido.phone import BadHTML, keyboard, to_plain
+from jigaido.core import render
+from jigaido.face.phone import BadHTML, keyboard, to_plain
 
 
 def test_entities_are_decoded_and_tags_dropped() -> None:

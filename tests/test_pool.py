@@ -16,14 +16,14 @@ from typing import Any
 import anyio
 import pytest
 
-from jigaido import commands
-from jigaido import store as store_module
-from jigaido.commands import MIGRATE, Request
-from jigaido.held import Held
-from jigaido.model import Doc, FileKey
-from jigaido.outbox import Outbox
-from jigaido.pool import NOT_SAVED, Pool
-from jigaido.store import Merge, Store
+from jigaido.core import commands
+from jigaido.core.commands import MIGRATE, Request
+from jigaido.core.model import Doc, FileKey
+from jigaido.shell import store as store_module
+from jigaido.shell.held import Held
+from jigaido.shell.outbox import Outbox
+from jigaido.shell.pool import NOT_SAVED, Pool
+from jigaido.shell.store import Merge, Store
 
 GROUP = -1001
 

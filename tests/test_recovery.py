@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from jigaido.commands import MIGRATE, Request
-from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook
-from jigaido.outbox import Outbox
-from jigaido.pool import Pool
-from jigaido.store import Store, encode
+from jigaido.core.commands import MIGRATE, Request
+from jigaido.core.model import Bounty, FileKey, GroupBook, TrackList, UserBook
+from jigaido.shell.outbox import Outbox
+from jigaido.shell.pool import Pool
+from jigaido.shell.store import Store, encode
 
 GROUP = -1001
 OTHER = -1002

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jigaido.model import Bounty
-from jigaido.render import (
+from jigaido.core.model import Bounty
+from jigaido.core.render import (
     LOCAL_CLOCK_AHEAD,
     LOCAL_CLOCK_PAST,
     MESSAGE_LIMIT,

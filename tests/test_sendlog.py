@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jigaido.outbox import TELEGRAM, Outbox
-from jigaido.sendlog import SENT_FILE, SendLog
+from jigaido.shell.outbox import TELEGRAM, Outbox
+from jigaido.shell.sendlog import SENT_FILE, SendLog
 
 NOW = 1_800_000_000.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from jigaido.service import freeze_start_up_objects
+from jigaido.face.service import freeze_start_up_objects
 
 
 def test_start_up_objects_are_out_of_the_collectors_reach() -> None:

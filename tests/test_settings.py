@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jigaido.errors import ConfigError
-from jigaido.settings import Settings
+from jigaido.core.errors import ConfigError
+from jigaido.face.settings import Settings
 
 TOKEN = "123456:secret-part"
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-import jigaido.store
-from jigaido.commands import migrate_group
-from jigaido.errors import NotSaved
-from jigaido.model import Bounty, FileKey, GroupBook, TrackList, UserBook
-from jigaido.store import MOVED_FILE, Loaded, Opened, Store, encode
+import jigaido.shell.store
+from jigaido.core.commands import migrate_group
+from jigaido.core.errors import NotSaved
+from jigaido.core.model import Bounty, FileKey, GroupBook, TrackList, UserBook
+from jigaido.shell.store import MOVED_FILE, Loaded, Opened, Store, encode
 
 GROUP = -100123
 USER = 456
@@ -166,7 +166,7 @@ async def test_failed_write_keeps_the_old_file(
     key = FileKey.group(GROUP)
     await store.write(key, BOOK)
     before = store.path(key).read_bytes()
-    monkeypatch.setattr(jigaido.store, "os", _ModuleWith(os, **{function: _failing(code)}))
+    monkeypatch.setattr(jigaido.shell.store, "os", _ModuleWith(os, **{function: _failing(code)}))
     with pytest.raises(NotSaved):
         await store.write(key, NEWER)
     monkeypatch.undo()
@@ -179,7 +179,7 @@ async def test_failed_first_write_creates_no_file(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A first write that fails leaves no file and no temp file behind."""
-    monkeypatch.setattr(jigaido.store, "os", _ModuleWith(os, replace=_failing(errno.EIO)))
+    monkeypatch.setattr(jigaido.shell.store, "os", _ModuleWith(os, replace=_failing(errno.EIO)))
     with pytest.raises(NotSaved):
         await store.write(FileKey.group(GROUP), BOOK)
     monkeypatch.undo()
@@ -192,7 +192,7 @@ async def test_short_writes_are_completed(store: Store, monkeypatch: pytest.Monk
     def short_write(fd: int, data: Any) -> int:
         return os.write(fd, bytes(data[:7]))
 
-    monkeypatch.setattr(jigaido.store, "os", _ModuleWith(os, write=short_write))
+    monkeypatch.setattr(jigaido.shell.store, "os", _ModuleWith(os, write=short_write))
     await store.write(FileKey.group(GROUP), BOOK)
     monkeypatch.undo()
     assert store.path(FileKey.group(GROUP)).read_bytes() == encode(BOOK)
@@ -238,7 +238,7 @@ async def test_damaged_files_in_the_same_second_get_distinct_names(
 ) -> None:
     """Two damaged files set aside at the same second both survive under different names."""
     frozen = time.gmtime(1_741_793_400)
-    monkeypatch.setattr(jigaido.store, "time", _ModuleWith(time, gmtime=lambda: frozen))
+    monkeypatch.setattr(jigaido.shell.store, "time", _ModuleWith(time, gmtime=lambda: frozen))
     key = FileKey.tracking(GROUP, USER)
     path = _damage(store, key, b"first garbage")
     first = await store.read(key)
@@ -386,7 +386,7 @@ def test_migrate_redone_after_a_crash_gives_the_same_result(
         return call
 
     monkeypatch.setattr(
-        jigaido.store,
+        jigaido.shell.store,
         "os",
         _ModuleWith(os, rename=crashing(real_rename), replace=crashing(real_replace)),
     )
@@ -418,7 +418,7 @@ def test_migrate_takes_six_renames(store: Store, monkeypatch: pytest.MonkeyPatch
         return call
 
     monkeypatch.setattr(
-        jigaido.store,
+        jigaido.shell.store,
         "os",
         _ModuleWith(os, rename=counting(real_rename), replace=counting(real_replace)),
     )

@@ -125,7 +125,7 @@ _SMOKE = """
 import asyncio, ctypes, mmap
 import aiogram, aiohttp, pydantic
 from aiogram.types import Update
-import jigaido.service, jigaido.webhook, jigaido.check
+import jigaido.face.service, jigaido.face.webhook, jigaido.face.check
 
 try:
     mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)

@@ -13,9 +13,9 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from jigaido.offline import TOKEN, OfflineAPI, group_id, user_id
-from jigaido.terminal import Terminal
-from jigaido.trychat import OfflineSession, TryChat
+from jigaido.face.offline import TOKEN, OfflineAPI, group_id, user_id
+from jigaido.face.terminal import Terminal
+from jigaido.face.trychat import OfflineSession, TryChat
 
 CARD = InlineKeyboardMarkup(
     inline_keyboard=[

@@ -15,8 +15,15 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiohttp import web
 
-from jigaido import botapi
-from jigaido.updates import MAX_PROBLEMS, Unreadable, UnreadableAnswer, get_updates, read, split
+from jigaido.face import botapi
+from jigaido.face.updates import (
+    MAX_PROBLEMS,
+    Unreadable,
+    UnreadableAnswer,
+    get_updates,
+    read,
+    split,
+)
 from tests.e2e.fakeapi import FakeBotAPI
 
 USER = 100

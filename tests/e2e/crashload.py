@@ -26,11 +26,11 @@ from pathlib import Path
 
 import orjson
 
-from jigaido.datadir import LOCK_FILE
-from jigaido.errors import DamagedFile
-from jigaido.held import HELD_FILE
-from jigaido.model import FileKey, GroupBook, TrackList, UserBook, load
-from jigaido.sendlog import SENT_FILE
+from jigaido.core.errors import DamagedFile
+from jigaido.core.model import FileKey, GroupBook, TrackList, UserBook, load
+from jigaido.shell.datadir import LOCK_FILE
+from jigaido.shell.held import HELD_FILE
+from jigaido.shell.sendlog import SENT_FILE
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.harness import BotProcess
 

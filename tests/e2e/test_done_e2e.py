@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jigaido.admins import RECHECK
+from jigaido.face.admins import RECHECK
 from tests.e2e.fakeapi import FakeBotAPI, html_times
 from tests.e2e.harness import BotProcess, Chat, assert_private_modes, listed_ids, snapshot
 

@@ -120,7 +120,7 @@ async def test_bot_api_failures_are_retried_and_a_refused_token_exits_2(
     for method in ("getMe", "getUpdates"):
         assert sum(c.method == method for c in api.calls) >= 3, f"{method} was not retried"
         # The second failure falls within the log's one line a minute per message.
-        assert re.search(rf"WARNING jigaido.botapi.{method}: failed \(.*\); retrying", bot.log)
+        assert re.search(rf"WARNING jigaido.face.botapi.{method}: failed \(.*\); retrying", bot.log)
     assert "ERROR" not in bot.log, "two failures in a row are the network's weather"
     assert_clean_log(bot)
 

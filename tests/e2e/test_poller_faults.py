@@ -16,14 +16,14 @@ import anyio
 import pytest
 from aiogram import Bot, Dispatcher
 
-from jigaido import held as held_module
-from jigaido import telegram
-from jigaido.held import HELD_FILE, Held
-from jigaido.outbox import Outbox
-from jigaido.pool import Pool
-from jigaido.service import Poller, make_bot, resubmit_held
-from jigaido.settings import Settings
-from jigaido.store import Store
+from jigaido.face import telegram
+from jigaido.face.service import Poller, make_bot, resubmit_held
+from jigaido.face.settings import Settings
+from jigaido.shell import held as held_module
+from jigaido.shell.held import HELD_FILE, Held
+from jigaido.shell.outbox import Outbox
+from jigaido.shell.pool import Pool
+from jigaido.shell.store import Store
 from tests.e2e.fakeapi import FakeBotAPI
 
 STUCK = 501

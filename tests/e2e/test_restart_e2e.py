@@ -12,9 +12,7 @@ from tests.e2e.harness import BotProcess
 GROUP = -1005001
 
 
-async def test_a_restart_mid_burst_keeps_within_the_limits(
-    api: FakeBotAPI, tmp_path: Path
-) -> None:
+async def test_a_restart_mid_burst_keeps_within_the_limits(api: FakeBotAPI, tmp_path: Path) -> None:
     """A group gets 12 commands one after the other (12 messages), the bot restarts, and
     the group sends 12 more at once within the same minute: against a fake enforcing
     Telegram's limits, not one 429 (a new process with empty windows would send 12

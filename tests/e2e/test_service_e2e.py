@@ -76,10 +76,10 @@ async def test_systemd_sees_ready_watchdog_status_and_stopping(
     assert not any("READY=1" in d for d in after)
 
     lines = bot.log.splitlines()
-    assert "<6>INFO jigaido.service: jigaido stopped" in lines
+    assert "<6>INFO jigaido.face.service: jigaido stopped" in lines
     started = [line for line in lines if "jigaido started as" in line]
     assert started == [started[0]]
-    assert started[0].startswith("<6>INFO jigaido.service: jigaido started as @")
+    assert started[0].startswith("<6>INFO jigaido.face.service: jigaido started as @")
     assert all(line.startswith("<") for line in lines), lines
     assert api.token not in bot.log
     assert "Traceback" not in bot.log

@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-from jigaido.offline import group_id, user_id
+from jigaido.face.offline import group_id, user_id
 from tests.e2e.harness import ROOT
 
 TEAM = group_id("team")

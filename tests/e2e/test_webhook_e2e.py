@@ -15,9 +15,9 @@ import aiohttp
 import anyio
 import pytest
 
-from jigaido import telegram
-from jigaido.errors import ConfigError
-from jigaido.settings import WebhookSettings
+from jigaido.core.errors import ConfigError
+from jigaido.face import telegram
+from jigaido.face.settings import WebhookSettings
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.harness import ROOT, START_TIMEOUT, BotProcess, Datagrams
 

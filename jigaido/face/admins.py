@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from jigaido.errors import AdminsUnknown
+from jigaido.core.errors import AdminsUnknown
 
 V = TypeVar("V")
 

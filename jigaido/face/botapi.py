@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 
-from jigaido.errors import ConfigError
+from jigaido.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

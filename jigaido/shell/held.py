@@ -35,13 +35,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from jigaido.commands import Request
-from jigaido.errors import DamagedFile
-from jigaido.model import APPLIED_KEEP_SECONDS
-from jigaido.store import fsync_dir, in_thread, remove_temp_files_of, set_aside, write_durably
+from jigaido.core.commands import Request
+from jigaido.core.errors import DamagedFile
+from jigaido.core.model import APPLIED_KEEP_SECONDS
+from jigaido.shell.store import fsync_dir, in_thread, remove_temp_files_of, set_aside, write_durably
 
 if TYPE_CHECKING:
-    from jigaido.pool import Job
+    from jigaido.shell.pool import Job
 
 log = logging.getLogger(__name__)
 

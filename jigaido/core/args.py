@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from jigaido.errors import BadInput
+from jigaido.core.errors import BadInput
 
 __all__ = [
     "FIRST_DUE_DAY",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any, Literal, TypeAlias, get_args
 
-from jigaido.errors import DamagedFile
+from jigaido.core.errors import DamagedFile
 
 GROUP_FILE = "group.json"
 USER_FILE = "user.json"

@@ -25,9 +25,9 @@ from typing import ParamSpec, TypeVar
 import aiofiles.os
 import orjson
 
-from jigaido import model
-from jigaido.errors import DamagedFile, NotSaved
-from jigaido.model import Doc, FileKey, GroupBook, TrackList
+from jigaido.core import model
+from jigaido.core.errors import DamagedFile, NotSaved
+from jigaido.core.model import Doc, FileKey, GroupBook, TrackList
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from jigaido.errors import ConfigError
+from jigaido.core.errors import ConfigError
 
 LOCK_FILE = "jigaido.lock"
 

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Protocol
 
-from jigaido import commands
-from jigaido.commands import MIGRATE, Outcome, Request
-from jigaido.errors import NotSaved
-from jigaido.model import GROUP_FILE, USER_FILE, Confirmed, Doc, FileKey, prune_applied
-from jigaido.outbox import Outbox, Reply, Ticket
-from jigaido.render import escape
-from jigaido.store import Store
+from jigaido.core import commands
+from jigaido.core.commands import MIGRATE, Outcome, Request
+from jigaido.core.errors import NotSaved
+from jigaido.core.model import GROUP_FILE, USER_FILE, Confirmed, Doc, FileKey, prune_applied
+from jigaido.core.render import escape
+from jigaido.shell.outbox import Outbox, Reply, Ticket
+from jigaido.shell.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -28,11 +28,10 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InputFile, Update
 
-from jigaido import phone, service, telegram, terminal
-from jigaido.admins import Admins
-from jigaido.held import Held
-from jigaido.model import Confirmed
-from jigaido.offline import (
+from jigaido.core.model import Confirmed
+from jigaido.face import phone, service, telegram, terminal
+from jigaido.face.admins import Admins
+from jigaido.face.offline import (
     BOT_NAME,
     MAX_NAME,
     TOKEN,
@@ -45,10 +44,11 @@ from jigaido.offline import (
     normal_name,
     private_chat,
 )
-from jigaido.outbox import Outbox
-from jigaido.pool import Job, Pool
-from jigaido.store import Store
-from jigaido.terminal import Terminal
+from jigaido.face.terminal import Terminal
+from jigaido.shell.held import Held
+from jigaido.shell.outbox import Outbox
+from jigaido.shell.pool import Job, Pool
+from jigaido.shell.store import Store
 
 
 async def run(data_dir: Path, tz: tzinfo, screen: Terminal) -> None:

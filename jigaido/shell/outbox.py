@@ -33,8 +33,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from jigaido.errors import ChatMoved, RetryLater, Undeliverable
-from jigaido.render import MESSAGE_LIMIT, escape, split_messages, visible_length
+from jigaido.core.errors import ChatMoved, RetryLater, Undeliverable
+from jigaido.core.render import MESSAGE_LIMIT, escape, split_messages, visible_length
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, tzinfo
 from typing import Literal, TypeVar
 
-from jigaido import args, render
-from jigaido.errors import BadInput
-from jigaido.model import (
+from jigaido.core import args, render
+from jigaido.core.errors import BadInput
+from jigaido.core.model import (
     Applied,
     Bounty,
     Doc,

@@ -117,7 +117,7 @@ class Throttle(logging.Filter):
 
 
 class OneLineFormatter(logging.Formatter):
-    """`INFO jigaido.pool: chat -100: ...` on one line; tracebacks follow on their own
+    """`INFO jigaido.shell.pool: chat -100: ...` on one line; tracebacks follow on their own
     lines, each with the event's priority under the journal."""
 
     def __init__(self, *, journal: bool) -> None:

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from jigaido import model
-from jigaido.datadir import LOCK_FILE
-from jigaido.errors import DamagedFile
-from jigaido.held import HELD_FILE
-from jigaido.held import parse as parse_held
-from jigaido.model import GROUP_FILE, USER_FILE, Doc, FileKey, GroupBook, TrackList
-from jigaido.sendlog import SENT_FILE
-from jigaido.store import DAMAGED_INFIX, MOVED_FILE, TEMP_SUFFIX, read_moved_to
+from jigaido.core import model
+from jigaido.core.errors import DamagedFile
+from jigaido.core.model import GROUP_FILE, USER_FILE, Doc, FileKey, GroupBook, TrackList
+from jigaido.shell.datadir import LOCK_FILE
+from jigaido.shell.held import HELD_FILE
+from jigaido.shell.held import parse as parse_held
+from jigaido.shell.sendlog import SENT_FILE
+from jigaido.shell.store import DAMAGED_INFIX, MOVED_FILE, TEMP_SUFFIX, read_moved_to
 
 STALE_SECONDS = 60.0
 

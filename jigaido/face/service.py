@@ -26,18 +26,18 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
-from jigaido import botapi, telegram, webhook
-from jigaido.admins import Admins
-from jigaido.errors import ConfigError
-from jigaido.held import HOLD_SECONDS, Held
-from jigaido.model import Confirmed
-from jigaido.notify import Notifier
-from jigaido.outbox import Outbox
-from jigaido.pool import Job, Pool
-from jigaido.sendlog import SendLog
-from jigaido.settings import Settings
-from jigaido.store import Store, in_thread
-from jigaido.updates import Unreadable, get_updates
+from jigaido.core.errors import ConfigError
+from jigaido.core.model import Confirmed
+from jigaido.face import botapi, telegram, webhook
+from jigaido.face.admins import Admins
+from jigaido.face.settings import Settings
+from jigaido.face.updates import Unreadable, get_updates
+from jigaido.shell.held import HOLD_SECONDS, Held
+from jigaido.shell.notify import Notifier
+from jigaido.shell.outbox import Outbox
+from jigaido.shell.pool import Job, Pool
+from jigaido.shell.sendlog import SendLog
+from jigaido.shell.store import Store, in_thread
 
 log = logging.getLogger(__name__)
 

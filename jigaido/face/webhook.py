@@ -18,11 +18,11 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramBadRequest
 from aiohttp import web
 
-from jigaido import botapi, telegram
-from jigaido.errors import ConfigError
-from jigaido.held import Held
-from jigaido.settings import WebhookSettings
-from jigaido.updates import Unreadable, read
+from jigaido.core.errors import ConfigError
+from jigaido.face import botapi, telegram
+from jigaido.face.settings import WebhookSettings
+from jigaido.face.updates import Unreadable, read
+from jigaido.shell.held import Held
 
 log = logging.getLogger(__name__)
 

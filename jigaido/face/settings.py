@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jigaido.errors import ConfigError
+from jigaido.core.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.telegram.org"
 MAX_POLL_TIMEOUT = 300  # a longer poll gains nothing and hides a dead connection longer

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from jigaido.model import Bounty
+from jigaido.core.model import Bounty
 
 MESSAGE_LIMIT = 4096
 

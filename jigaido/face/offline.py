@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from jigaido import phone
-from jigaido.render import MESSAGE_LIMIT
+from jigaido.core.render import MESSAGE_LIMIT
+from jigaido.face import phone
 
 BOT_ID = 7_700_000_001  # above every user id below
 BOT_USERNAME = "jigaido_try_bot"

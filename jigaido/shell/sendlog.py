@@ -22,8 +22,8 @@ from pathlib import Path
 
 import orjson
 
-from jigaido.outbox import Outbox
-from jigaido.store import in_thread, remove_temp_files_of, write_durably
+from jigaido.shell.outbox import Outbox
+from jigaido.shell.store import in_thread, remove_temp_files_of, write_durably
 
 log = logging.getLogger(__name__)
 

@@ -29,12 +29,12 @@ from aiogram.types import (
     Update,
 )
 
-from jigaido import args
-from jigaido.admins import FETCH_TIMEOUT, Admins, Fetch
-from jigaido.commands import GROUP_COMMANDS, MIGRATE, ChatKind, Request, needs_admin
-from jigaido.errors import AdminsUnknown, ChatMoved, RetryLater, Undeliverable
-from jigaido.outbox import SendFunc
-from jigaido.pool import Job, Pool
+from jigaido.core import args
+from jigaido.core.commands import GROUP_COMMANDS, MIGRATE, ChatKind, Request, needs_admin
+from jigaido.core.errors import AdminsUnknown, ChatMoved, RetryLater, Undeliverable
+from jigaido.face.admins import FETCH_TIMEOUT, Admins, Fetch
+from jigaido.shell.outbox import SendFunc
+from jigaido.shell.pool import Job, Pool
 
 log = logging.getLogger(__name__)
 
