@@ -17,6 +17,8 @@ import signal
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -249,20 +251,15 @@ async def run(settings: Settings) -> None:
                 await bot.delete_webhook(drop_pending_updates=False)
         await telegram.register_menus(bot)
 
-        store = Store(settings.data_dir)
         outbox = Outbox.for_telegram(telegram.make_sender(bot))
-        pool = Pool(store, outbox, tz=settings.tz, idle_seconds=settings.idle_seconds)
-        held = Held(settings.data_dir)
-        pool.keep_records = lambda: held.ids
-        pool.verdicts = held
+        # Asked by the router before a moderator action is queued, never by a worker.
+        admins = Admins(telegram.make_admin_fetcher(bot))
+        core = wire(username, settings.data_dir, settings.tz, outbox, admins, settings.idle_seconds)
+        pool, held, dispatcher = core.pool, core.held, core.dispatcher
         sent = SendLog(settings.data_dir, outbox)
         if await sent.restore():
             log.info("counting the last run's recent sends in Telegram's limits")
         sent.start()
-        # Asked by the router before a moderator action is queued, never by a worker.
-        admins = Admins(telegram.make_admin_fetcher(bot))
-        dispatcher = Dispatcher(pool=pool, bot_username=username, admins=admins)
-        dispatcher.include_router(telegram.router)
         await resubmit_held(pool, held)
         life = _Life(notifier, pool)
         started = f"jigaido started as @{username}, data in {settings.data_dir}"
@@ -290,8 +287,7 @@ async def run(settings: Settings) -> None:
             life.phase = "stopping"
             notifier.stopping()
             try:
-                await pool.close(grace=CLOSE_SECONDS)
-                await held.close()
+                await core.close()
                 await sent.close()
             finally:
                 await life.close()
@@ -299,6 +295,40 @@ async def run(settings: Settings) -> None:
     finally:
         await bot.session.close()
         notifier.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Core:
+    """What `jigaido run` and `jigaido try` share: the chats' workers, the updates held
+    on disk, and the dispatcher with the router in front of them."""
+
+    pool: Pool
+    held: Held
+    dispatcher: Dispatcher
+
+    async def close(self) -> None:
+        """Finish what was taken (bounded), then leave in held-updates.json what is not."""
+        await self.pool.close(grace=CLOSE_SECONDS)
+        await self.held.close()
+
+
+def wire(
+    username: str,
+    data_dir: Path,
+    tz: tzinfo,
+    outbox: Outbox,
+    admins: Admins,
+    idle_seconds: float = 300.0,
+) -> Core:
+    """The pool over `data_dir`'s files with its held updates and refusals, and the
+    dispatcher that routes updates to it."""
+    pool = Pool(Store(data_dir), outbox, tz=tz, idle_seconds=idle_seconds)
+    held = Held(data_dir)
+    pool.keep_records = lambda: held.ids
+    pool.verdicts = held
+    dispatcher = Dispatcher(pool=pool, bot_username=username, admins=admins)
+    dispatcher.include_router(telegram.router)
+    return Core(pool, held, dispatcher)
 
 
 async def resubmit_held(pool: Pool, held: Held) -> None:

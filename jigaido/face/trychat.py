@@ -45,10 +45,8 @@ from jigaido.face.offline import (
     private_chat,
 )
 from jigaido.face.terminal import Terminal
-from jigaido.shell.held import Held
 from jigaido.shell.outbox import Outbox
 from jigaido.shell.pool import Job, Pool
-from jigaido.shell.store import Store
 
 
 async def run(data_dir: Path, tz: tzinfo, screen: Terminal) -> None:
@@ -62,25 +60,21 @@ async def run(data_dir: Path, tz: tzinfo, screen: Terminal) -> None:
     bot = Bot(TOKEN, session=OfflineSession(api))
     try:
         me = await bot.me()
-        # Wired as service.run wires it, the outbox aside (see the module's docstring).
-        pool = Pool(Store(data_dir), Outbox(telegram.make_sender(bot)), tz=tz)
-        held = Held(data_dir)
-        pool.keep_records = lambda: held.ids
         # Asked afresh every time (the offline API costs nothing), so :admin counts at once;
         # the real bot keeps a group's list for up to 10 minutes.
         admins = Admins(telegram.make_admin_fetcher(bot), ttl=0.0)
-        dispatcher = Dispatcher(pool=pool, bot_username=me.username or "", admins=admins)
-        dispatcher.include_router(telegram.router)
+        # Wired as service.run wires it, the outbox aside (see the module's docstring).
+        outbox = Outbox(telegram.make_sender(bot))
+        core = service.wire(me.username or "", data_dir, tz, outbox, admins)
         chat = TryChat(
-            api, bot, dispatcher, screen, data_dir=data_dir, leaving=leaving,
-            on_done=lambda update_id: _confirm(pool, update_id),
+            api, bot, core.dispatcher, screen, data_dir=data_dir, leaving=leaving,
+            on_done=lambda update_id: _confirm(core.pool, update_id),
         )  # fmt: skip
         try:
-            await service.resubmit_held(pool, held)
+            await service.resubmit_held(core.pool, core.held)
             await chat.run()
         finally:
-            await pool.close(grace=service.CLOSE_SECONDS)
-            await held.close()
+            await core.close()
         screen.say(f"Bye! Everything is saved in {data_dir}/; jigaido try carries on from there.")
     finally:
         await bot.session.close()

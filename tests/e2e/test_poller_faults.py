@@ -14,16 +14,16 @@ from typing import Any
 
 import anyio
 import pytest
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 
 from jigaido.face import telegram
-from jigaido.face.service import Poller, make_bot, resubmit_held
+from jigaido.face.admins import Admins
+from jigaido.face.service import Poller, make_bot, resubmit_held, wire
 from jigaido.face.settings import Settings
 from jigaido.shell import held as held_module
 from jigaido.shell.held import HELD_FILE, Held
 from jigaido.shell.outbox import Outbox
 from jigaido.shell.pool import Pool
-from jigaido.shell.store import Store
 from tests.e2e.fakeapi import FakeBotAPI
 
 STUCK = 501
@@ -38,13 +38,11 @@ class Served:
 async def served(api: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Served]:
     """The service's own pieces, wired as service.run wires them, polling the fake."""
     bot = make_bot(Settings(token=api.token, data_dir=tmp_path, api_url=api.url))
-    pool = Pool(Store(tmp_path), Outbox.for_telegram(telegram.make_sender(bot)), tz=UTC)
-    held = Held(tmp_path)
-    pool.keep_records = lambda: held.ids
-    dispatcher = Dispatcher(pool=pool, bot_username=api.username)
-    dispatcher.include_router(telegram.router)
+    outbox = Outbox.for_telegram(telegram.make_sender(bot))
+    core = wire(api.username, tmp_path, UTC, outbox, Admins(telegram.make_admin_fetcher(bot)))
+    pool, held = core.pool, core.held
     await resubmit_held(pool, held)
-    poller = Poller(bot, dispatcher, pool, held, timeout=1)
+    poller = Poller(bot, core.dispatcher, pool, held, timeout=1)
     task = asyncio.create_task(poller.run())
     try:
         yield Served(bot, pool, held, poller)
@@ -52,8 +50,7 @@ async def served(api: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Served]:
         poller.stop()
         with anyio.fail_after(15):
             await task
-            await pool.close(grace=0.5)
-            await held.close()
+            await core.close()
         await bot.session.close()
 
 
