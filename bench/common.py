@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from tests.e2e.fakeapi import FakeBotAPI
 
 GROUP = -1001000000001
 BOT_USERNAME = "jigaido_test_bot"  # the fake Bot API's default
@@ -66,3 +70,34 @@ def table(rows: Sequence[Row]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip() for cell in cells
     ]
     return "\n".join(lines)
+
+
+class Scheduled(Protocol):
+    """A command to push at `at` seconds after the start; `key` finds its answer."""
+
+    @property
+    def at(self) -> float: ...
+    @property
+    def chat(self) -> int: ...
+    @property
+    def user(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+
+
+async def push_scheduled(
+    api: FakeBotAPI, commands: Sequence[Scheduled], pushed: dict[str, float]
+) -> int:
+    """Push each command at its moment (pushed[key]: when, on the monotonic clock);
+    returns the last update_id."""
+    start = time.monotonic()
+    last = 0
+    for c in commands:
+        delay = start + c.at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        last = api.push_message(c.chat, c.text, user_id=c.user, first_name=f"User {c.user}")
+        pushed[c.key] = time.monotonic()
+    return last

@@ -14,7 +14,6 @@ message that carries its answer.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import tempfile
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import Row, percentile
+from bench.common import Row, percentile, push_scheduled
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.harness import BotProcess
 from tests.limits import most_in_any_window
@@ -47,6 +46,14 @@ class Command:
     chat: int
     user: int
     token: str
+
+    @property
+    def text(self) -> str:
+        return f"/add Task {self.token}"
+
+    @property
+    def key(self) -> str:
+        return self.token
 
 
 def schedule() -> list[Command]:
@@ -84,20 +91,6 @@ class Answers:
         return len(self.at)
 
 
-async def push_all(api: FakeBotAPI, commands: list[Command], pushed: dict[str, float]) -> int:
-    start = time.monotonic()
-    last = 0
-    for c in commands:
-        delay = start + c.at - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        last = api.push_message(
-            c.chat, f"/add Task {c.token}", user_id=c.user, first_name=f"User {c.user}"
-        )
-        pushed[c.token] = time.monotonic()
-    return last
-
-
 def on_disk(data: Path, commands: list[Command]) -> int:
     """How many commands' bounties are missing from the chats' files."""
     texts: set[str] = set()
@@ -118,7 +111,7 @@ async def measure() -> tuple[list[Row], dict[str, Any]]:
             bot = BotProcess(api, Path(tmp) / "data", Path(tmp) / "bot.log")
             await bot.start()
             answers = Answers(api)
-            last = await push_all(api, commands, pushed)
+            last = await push_scheduled(api, commands, pushed)
             pushed_all = time.monotonic()
             try:
                 await api.wait_until(lambda: answers.update() == len(commands), 120)

@@ -14,17 +14,15 @@ answer: an /add by the unique token in its text, a /track by the bounty id it na
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import re
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import Row, percentile
+from bench.common import Row, percentile, push_scheduled
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.harness import BotProcess
 from tests.limits import most_in_any_window
@@ -93,18 +91,6 @@ class Answers:
         return len(self.at)
 
 
-async def push_all(api: FakeBotAPI, commands: list[Command], pushed: dict[str, float]) -> int:
-    start = time.monotonic()
-    last = 0
-    for c in commands:
-        delay = start + c.at - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        last = api.push_message(c.chat, c.text, user_id=c.user, first_name=f"User {c.user}")
-        pushed[c.key] = time.monotonic()
-    return last
-
-
 def applied_once(data: Path, commands: list[Command]) -> tuple[int, int]:
     """(commands not applied, applied more than once), from the chats' files."""
     texts: list[str] = []
@@ -152,7 +138,7 @@ async def measure_head_of_line() -> tuple[list[Row], dict[str, Any]]:
             api.push_message(STUCK, "/add Task stuck", user_id=STUCK)
             await api.wait_until(lambda: bool(api.calls_to("sendMessage")), 10)
             answers = Answers(api)
-            last = await push_all(api, commands, pushed)
+            last = await push_scheduled(api, commands, pushed)
             try:
                 await api.wait_until(lambda: answers.update() == len(commands), 60)
                 await api.wait_confirmed(last, 30)
@@ -205,7 +191,7 @@ async def measure_burst() -> tuple[list[Row], dict[str, Any]]:
             bot = BotProcess(api, Path(tmp) / "data", Path(tmp) / "bot.log")
             await bot.start()
             answers = Answers(api)
-            last = await push_all(api, commands, pushed)
+            last = await push_scheduled(api, commands, pushed)
             try:
                 await api.wait_until(lambda: answers.update() == len(commands), 120)
                 await api.wait_confirmed(last, 30)
