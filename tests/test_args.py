@@ -214,11 +214,12 @@ def test_due_today_tomorrow() -> None:
 
 
 def test_due_relative() -> None:
-    """<N>h, <N>d, <N>w are exactly that long from now."""
+    """<N>h is exactly that long from now; <N>d and <N>w name the day that far ahead (a
+    whole day, as a weekday does: not the minute the command was sent)."""
     now_ts = int(NOW.timestamp())
     assert due_of("12h") == Due(now_ts + 12 * 3600, all_day=False)
-    assert due_of("3d") == Due(now_ts + 3 * 86400, all_day=False)
-    assert due_of("2W") == Due(now_ts + 14 * 86400, all_day=False)
+    assert due_of("3d") == Due(utc(2025, 3, 15), all_day=True)
+    assert due_of("2W") == Due(utc(2025, 3, 26), all_day=True)
 
 
 def test_due_relative_zero_refused() -> None:
@@ -230,19 +231,22 @@ def test_due_relative_zero_refused() -> None:
 
 def test_due_relative_ten_years() -> None:
     """Up to ten years ahead is fine; more, or an absurd number, is refused."""
-    assert due_of("520w") == Due(int(NOW.timestamp()) + 520 * 7 * 86400, all_day=False)
+    assert due_of("520w") == Due(utc(2035, 2, 28), all_day=True)
     for token in ["3654d", "600w", "87700h", "99999999999999999999999999d"]:
         with pytest.raises(BadInput, match="Too far ahead"):
             due_of(token)
 
 
 def test_due_weekday_next_occurrence() -> None:
-    """A weekday name is its next occurrence, full or short, any case."""
+    """A weekday name is its next occurrence, full or short, as people write it: lower
+    case or capitalised. In capitals it is an acronym (the SAT), and stays text."""
     # NOW is a Wednesday, 2025-03-12.
     assert due_of("thursday") == Due(utc(2025, 3, 13), all_day=True)
     assert due_of("Fri") == Due(utc(2025, 3, 14), all_day=True)
-    assert due_of("MONDAY") == Due(utc(2025, 3, 17), all_day=True)
+    assert due_of("Monday") == Due(utc(2025, 3, 17), all_day=True)
     assert due_of("tue") == Due(utc(2025, 3, 18), all_day=True)
+    assert due_of("MONDAY") is None
+    assert parse_add("Study for the SAT", NOW) == AddArgs("Study for the SAT", None, None)
 
 
 def test_due_weekday_same_day_is_next_week() -> None:
@@ -343,8 +347,8 @@ def test_relative_from_before_the_first_day() -> None:
     now = datetime(1970, 12, 31, 12, tzinfo=UTC)
     with pytest.raises(BadInput, match=r"^Out of range: 1h"):
         due_of("1h", now)
-    assert due_of("1d", now) == Due(utc(1971, 1, 1, 12), all_day=False)
-    assert due_of("3653d", datetime(1961, 1, 1, tzinfo=UTC)) == Due(utc(1971, 1, 2), False)
+    assert due_of("1d", now) == Due(utc(1971, 1, 1), all_day=True)
+    assert due_of("3653d", datetime(1961, 1, 1, tzinfo=UTC)) == Due(utc(1971, 1, 2), True)
 
 
 @pytest.mark.parametrize(
@@ -400,9 +404,9 @@ def test_berlin_hours_are_elapsed_hours() -> None:
     assert due_of("12h", NOW_BERLIN) == Due(now_ts + 12 * 3600, all_day=False)
 
 
-def test_berlin_days_keep_the_clock_time() -> None:
-    """1d across the clock change is the same wall time tomorrow (23 real hours)."""
-    assert due_of("1d", NOW_BERLIN) == Due(utc(2025, 3, 30, 18), all_day=False)
+def test_berlin_days_name_the_local_day() -> None:
+    """1d across the clock change is tomorrow's local day, from its local midnight."""
+    assert due_of("1d", NOW_BERLIN) == Due(utc(2025, 3, 29, 23), all_day=True)
 
 
 def test_berlin_fall_back_day() -> None:
@@ -502,7 +506,7 @@ def test_edit_clear_keywords() -> None:
 def test_edit_keywords_mixed_with_link_and_due() -> None:
     """A new due with nolink, or a new link with nodue, in any order."""
     assert parse_edit("5 text nolink 3d", NOW) == EditArgs(
-        5, "text", None, Due(int(NOW.timestamp()) + 3 * 86400, False), True, False
+        5, "text", None, Due(utc(2025, 3, 15), True), True, False
     )
     assert parse_edit("5 nodue https://e.example", NOW) == EditArgs(
         5, None, "https://e.example", None, False, True
@@ -561,6 +565,89 @@ def test_relative_due_does_not_drift_with_microseconds() -> None:
     """A relative due is whole seconds."""
     now = NOW + timedelta(microseconds=999_999)
     assert due_of("1h", now) == Due(int(NOW.timestamp()) + 3600, all_day=False)
+
+
+# --- words people write -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "text", "due"),
+    [
+        # NOW is Wednesday 2025-03-12 15:30 UTC.
+        ("Call mum on Friday", "Call mum", Due(utc(2025, 3, 14), True)),
+        ("Fix heater next friday", "Fix heater", Due(utc(2025, 3, 14), True)),
+        ("Pay rent on next friday at 18:00", "Pay rent", Due(utc(2025, 3, 14, 18), False)),
+        ("Meet Ann friday at 09:30", "Meet Ann", Due(utc(2025, 3, 14, 9, 30), False)),
+        ("Submit report 3 days", "Submit report", Due(utc(2025, 3, 15), True)),
+        ("Submit report in 3 days", "Submit report", Due(utc(2025, 3, 15), True)),
+        ("Renew in 2 weeks", "Renew", Due(utc(2025, 3, 26), True)),
+        ("Call back in 5 hours", "Call back", Due(utc(2025, 3, 12, 20, 30), False)),
+        ("Ship 2026-12-24T18:00", "Ship", Due(utc(2026, 12, 24, 18), False)),
+        ("Party dec 24", "Party", Due(utc(2025, 12, 24), True)),
+        ("Party 24 Dec", "Party", Due(utc(2025, 12, 24), True)),
+        ("Party December 24th 20:00", "Party", Due(utc(2025, 12, 24, 20), False)),
+        ("Party on dec 24", "Party", Due(utc(2025, 12, 24), True)),
+        ("Taxes by 24.12.", "Taxes", Due(utc(2025, 12, 24), True)),
+        ("Taxes 1.3.2026", "Taxes", Due(utc(2026, 3, 1), True)),
+        ("Spring march 1", "Spring", Due(utc(2026, 3, 1), True)),  # passed: next year's
+        ("Today's plan today", "Today's plan", Due(utc(2025, 3, 12), True)),
+    ],
+)
+def test_due_phrases_as_people_write_them(raw: str, text: str, due: Due) -> None:
+    """Prepositions go with their due, so no word is left dangling; days and months by
+    name, relative dues in words, ISO `T` times and dotted European dates are read."""
+    args = parse_add(raw, NOW)
+    assert (args.text, args.due) == (text, due)
+    assert args.due is not None
+    assert raw.endswith(args.due.words), "the words it was read from, as written"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["Study for the SAT", "Ask if we MAY", "Room 24", "Flight at 10:30", "Meet on", "Notes in",
+     "Version 3.12", "Chapter 3", "Plan next week", "Tell Dec"],
+)  # fmt: skip
+def test_words_that_name_no_due_stay_text(raw: str) -> None:
+    """An acronym in capitals, a bare number or time, a dangling preposition: text."""
+    assert parse_add(raw, NOW) == AddArgs(raw, None, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("Party feb 30", "Not a date: feb 30"),
+        ("Taxes 31.02.", "Not a date: 31.02."),
+        ("Ship 2026-12-24T25:00", "Not a time: 25:00"),
+        ("Ship 2026-13-01T10:00", "Not a date: 2026-13-01"),
+        ("Old 2038-01-04", "Out of range: 2038-01-04"),
+    ],
+)
+def test_what_looks_like_a_date_but_is_none_is_refused(raw: str, message: str) -> None:
+    """A date-like tail that is no date is refused, not kept as text."""
+    with pytest.raises(BadInput, match=re.escape(message)):
+        parse_add(raw, NOW)
+
+
+_DATE_WORDS = {
+    *("today", "tomorrow", "next", "on", "by", "in", "at"),
+    *("monday", "mon", "tuesday", "tue", "tues", "wednesday", "wed", "thursday", "thu"),
+    *("thur", "thurs", "friday", "fri", "saturday", "sat", "sunday", "sun"),
+    *("january", "jan", "february", "feb", "march", "mar", "april", "apr", "may", "june"),
+    *("jun", "july", "jul", "august", "aug", "september", "sep", "sept", "october", "oct"),
+    *("november", "nov", "december", "dec", "hour", "hours", "hr", "hrs", "day", "days"),
+    *("week", "weeks", "wk", "wks"),
+}
+_PLAIN_WORD = st.from_regex(r"[A-Za-zÀ-ÿ]{1,9}|[0-9]{1,3}", fullmatch=True).filter(
+    lambda w: w.lower() not in _DATE_WORDS
+)
+
+
+@given(st.lists(_PLAIN_WORD, min_size=1, max_size=8))
+def test_no_text_without_a_date_like_tail_loses_a_word(words: list[str]) -> None:
+    """Words that name no day, month, weekday or unit (and numbers among them) are kept
+    whole, every one of them: nothing is taken as a due."""
+    text = " ".join(words)
+    assert parse_add(text, NOW) == AddArgs(text, None, None)
 
 
 # --- properties -------------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def test_v1_year_9999_bounty_can_be_edited_back_into_range() -> None:
     book = GroupBook(GROUP, 2, (Bounty(1, "someday", None, YEAR_9999, 0, USER, True),))
     request = Request(2, GROUP, "group", USER, 7, "edit", "1 tomorrow")
     outcome = execute(request, {FileKey.group(GROUP): book}, NOW, UTC)
-    assert outcome.messages == ("✏️ Updated <b>#1</b>: due 2026-09-22",)
+    assert outcome.messages == ("✏️ Updated <b>#1</b>: due Tue 22 Sep",)
     [edited] = outcome.changed.values()
     assert isinstance(edited, GroupBook)
     assert edited.bounties[0].due_date_ts == int(datetime(2026, 9, 22, tzinfo=UTC).timestamp())

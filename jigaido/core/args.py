@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -75,9 +75,9 @@ _WEEKDAYS = {
     for number, names in enumerate(
         [
             ("monday", "mon"),
-            ("tuesday", "tue"),
+            ("tuesday", "tue", "tues"),
             ("wednesday", "wed"),
-            ("thursday", "thu"),
+            ("thursday", "thu", "thur", "thurs"),
             ("friday", "fri"),
             ("saturday", "sat"),
             ("sunday", "sun"),
@@ -85,12 +85,46 @@ _WEEKDAYS = {
     )
     for name in names
 }
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_DAY_OF_MONTH = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)?")
+_DOTTED_DAY = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})\.(?:([0-9]{4}))?")
+_ISO_MOMENT = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{1,2}:[0-9]{2})(?::00)?")
+_AMOUNT = re.compile(r"[0-9]+")
+_UNITS = {
+    "hour": "h", "hours": "h", "hr": "h", "hrs": "h",
+    "day": "d", "days": "d",
+    "week": "w", "weeks": "w", "wk": "w", "wks": "w",
+}  # fmt: skip
+# The longest due phrase: "on next friday at 18:00".
+_LONGEST_DUE = 5
 
 
 @dataclass(frozen=True, slots=True)
 class Due:
     ts: int  # Unix seconds
     all_day: bool  # given as a calendar day (no time): ts is local midnight starting that day
+    # What it was read from, as written: shown back so that a misreading is seen at once.
+    words: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +282,7 @@ def _take_tail(body: str, now: datetime, *, keywords: bool) -> _Tail:
             tail.link = _check_link(token)
             used = 1
         elif tail.due is None and (
-            found := _due_at_end(token, tokens[end - 2][1] if end >= 2 else None, now)
+            found := _due_at_end([t for _, t in tokens[max(0, end - _LONGEST_DUE) : end]], now)
         ):
             tail.due, used = found
         else:
@@ -258,34 +292,90 @@ def _take_tail(body: str, now: datetime, *, keywords: bool) -> _Tail:
     return tail
 
 
-def _due_at_end(token: str, before: str | None, now: datetime) -> tuple[Due, int] | None:
-    """The due written by `token` (or by `before` and `token`), with how many tokens it used."""
-    last = token.lower()
-    clock = _TIME_LIKE.fullmatch(last)
-    if clock is not None:
-        day = None if before is None else _day(before.lower(), now)
-        if day is None:
-            return None  # a bare time stays text: "meet at 10:30"
-        hour, minute = int(clock.group(1)), int(clock.group(2))
-        if hour > 23 or minute > 59:
-            raise BadInput(f"Not a time: {token}. Use HH:MM, from 00:00 to 23:59.")
-        return _at(day, time(hour, minute), now, shown=f"{before} {token}", all_day=False), 2
-    relative = _RELATIVE.fullmatch(last)
+def _due_at_end(tokens: list[str], now: datetime) -> tuple[Due, int] | None:
+    """The due the last of `tokens` write (a phrase of one to five words, the longest
+    that reads as one), with how many it used; None if they end in no due."""
+    for used in range(min(len(tokens), _LONGEST_DUE), 0, -1):
+        words = tokens[-used:]
+        due = _phrase(words, now)
+        if due is not None:
+            return Due(due.ts, due.all_day, " ".join(words)), used
+    return None
+
+
+def _phrase(words: list[str], now: datetime) -> Due | None:
+    """`words` as a whole: [on] DAY [[at] HH:MM], a relative due ([in] 3 days, 3d), or
+    an ISO moment (2026-12-24T18:00). A preposition is taken with its due, so it is not
+    left dangling at the end of the text ("Call mum on")."""
+    if words[0] in ("in", "In"):
+        return _relative_words(words[1:], now) if len(words) > 1 else None
+    relative = _relative_words(words, now)
     if relative is not None:
-        return _relative(token, relative.group(1), relative.group(2), now), 1
-    day = _day(last, now)
+        return relative
+    if words[0] in ("on", "On", "by", "By") and len(words) > 1:
+        words = words[1:]
+    clock: time | None = None
+    if _TIME_LIKE.fullmatch(words[-1]) and len(words) > 1:
+        clock = _clock(words[-1])
+        words = words[:-1]
+        if len(words) > 1 and words[-1] in ("at", "At"):
+            words = words[:-1]
+    elif len(words) == 1 and (moment := _ISO_MOMENT.fullmatch(words[0])):
+        day = _day([moment.group(1)], now)
+        assert day is not None  # an ISO date always names a day, or is refused
+        return _at(day, _clock(moment.group(2)), now, shown=words[0], all_day=False)
+    day = _day(words, now)
     if day is None:
         return None
-    return _at(day, time(0), now, shown=token, all_day=True), 1
+    shown = " ".join(words)
+    if clock is None:
+        return _at(day, time(0), now, shown=shown, all_day=True)
+    return _at(day, clock, now, shown=shown, all_day=False)
 
 
-def _day(word: str, now: datetime) -> date | None:
-    """The calendar day `word` names, None if it names none; refuses broken dates."""
+def _clock(token: str) -> time:
+    match = _TIME_LIKE.fullmatch(token)
+    assert match is not None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour > 23 or minute > 59:
+        raise BadInput(f"Not a time: {token}. Use HH:MM, from 00:00 to 23:59.")
+    return time(hour, minute)
+
+
+def _relative_words(words: list[str], now: datetime) -> Due | None:
+    """`3d`, `2w`, `12h`, or `3 days`, `2 weeks`, `12 hours`."""
+    if len(words) == 1 and (short := _RELATIVE.fullmatch(words[0].lower())):
+        return _relative(words[0], short.group(1), short.group(2), now)
+    if len(words) == 2 and _AMOUNT.fullmatch(words[0]) and words[1].lower() in _UNITS:
+        return _relative(" ".join(words), words[0], _UNITS[words[1].lower()], now)
+    return None
+
+
+def _written(word: str) -> str | None:
+    """A day or month name as people write one, lower case or capitalised ("fri",
+    "Friday"); None for anything else, "SAT" among them: in capitals it is an acronym."""
+    if word.islower() or (word[:1].isupper() and word[1:].islower()):
+        return word.lower()
+    return None
+
+
+def _day(words: list[str], now: datetime) -> date | None:
+    """The calendar day `words` name, None if they name none; refuses broken dates."""
     today = now.date()
-    if word == "today":
+    if len(words) == 2 and words[0] in ("next", "Next"):
+        words = words[1:]  # "next friday": the coming one, as "friday" (the answer says which)
+        if _written(words[0]) not in _WEEKDAYS:
+            return None
+    if len(words) == 2:
+        return _month_day(words, today)
+    if len(words) != 1:
+        return None
+    word = words[0]
+    name = _written(word)
+    if name == "today":
         return today
-    weekday = _WEEKDAYS.get(word)
-    if word == "tomorrow" or weekday is not None:
+    weekday = _WEEKDAYS.get(name or "")
+    if name == "tomorrow" or weekday is not None:
         if today >= LAST_DUE_DAY:
             # A later day is out of range anyway; near date.max, adding would overflow.
             raise _out_of_range(word)
@@ -296,15 +386,47 @@ def _day(word: str, now: datetime) -> date | None:
     iso = _ISO_DATE.fullmatch(word)
     if iso is not None:
         year, month, day = (int(part) for part in iso.groups())
-        if not FIRST_DUE_DAY.year <= year <= LAST_DUE_DAY.year:
-            raise _out_of_range(word)
-        try:
-            return date(year, month, day)
-        except ValueError:
-            raise BadInput(f"Not a date: {word}. Use YYYY-MM-DD.") from None
-    if _looks_like_date(word):
+        return _calendar(year, month, day, word)
+    dotted = _DOTTED_DAY.fullmatch(word)
+    if dotted is not None:  # 24.12. or 24.12.2026, as written in much of Europe
+        day, month = int(dotted.group(1)), int(dotted.group(2))
+        if dotted.group(3) is not None:
+            return _calendar(int(dotted.group(3)), month, day, word)
+        return _coming(month, day, today, word)
+    if _looks_like_date(word.lower()):
         raise BadInput(f"Not a date: {word}. Use YYYY-MM-DD.")
     return None
+
+
+def _month_day(words: list[str], today: date) -> date | None:
+    """`dec 24`, `24 dec`, `December 24th`: that day's next occurrence (today counts)."""
+    first, second = words
+    month = _MONTHS.get(_written(first) or "")
+    number = _DAY_OF_MONTH.fullmatch(second)
+    if month is None or number is None:
+        month = _MONTHS.get(_written(second) or "")
+        number = _DAY_OF_MONTH.fullmatch(first)
+    if month is None or number is None:
+        return None
+    return _coming(month, int(number.group(1)), today, " ".join(words))
+
+
+def _coming(month: int, day: int, today: date, shown: str) -> date:
+    """`day` of `month` this year, or next year once this year's has passed."""
+    for year in (today.year, today.year + 1):
+        found = _calendar(year, month, day, shown)
+        if found >= today:
+            return found
+    return found
+
+
+def _calendar(year: int, month: int, day: int, shown: str) -> date:
+    if not FIRST_DUE_DAY.year <= year <= LAST_DUE_DAY.year:
+        raise _out_of_range(shown)
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise BadInput(f"Not a date: {_show(shown)}. Use YYYY-MM-DD.") from None
 
 
 def _looks_like_date(word: str) -> bool:
@@ -335,12 +457,13 @@ def _relative(token: str, count: str, unit: str, now: datetime) -> Due:
     if unit == "h":
         # Elapsed hours: wall-clock arithmetic would be off by one across a DST change.
         when = datetime.fromtimestamp(int(now.timestamp()) + n * 3600, now.tzinfo)
-    else:
-        # Days and weeks keep the clock time ("1d" at 18:00 is 18:00 tomorrow), even across
-        # a DST change: aware datetime arithmetic in Python is wall-clock arithmetic.
-        when = now + n * _RELATIVE_UNIT[unit]
-    _check_day(when.date(), token)
-    return Due(ts=int(when.timestamp()), all_day=False)
+        _check_day(when.date(), token)
+        return Due(ts=int(when.timestamp()), all_day=False)
+    # Days and weeks name a day, not a minute: "3d" said at 21:06 is due at the end of
+    # that day, as "friday" is, not at 21:06 (which nobody meant, and which would show
+    # "overdue" while the day is still on).
+    day = now.date() + n * _RELATIVE_UNIT[unit]
+    return _at(day, time(0), now, shown=token, all_day=True)
 
 
 def _at(day: date, clock: time, now: datetime, *, shown: str, all_day: bool) -> Due:

@@ -302,7 +302,8 @@ def _change_book(
             created_by_name=sender.name if sender else None,
         )
         new = replace(book, next_id=book.next_id + 1, bounties=(*book.bounties, bounty))
-        return Outcome((_added(bounty, now, tz),), {key: new})
+        read_from = parsed.due.words if parsed.due else None
+        return Outcome((_added(bounty, now, tz, read_from),), {key: new})
     if req.command == "edit":
         edit = args.parse_edit(req.args, _local(now, tz))
         old = _find(book.bounties, edit.id)
@@ -678,10 +679,18 @@ def _excerpt(text: str) -> str:
     return render.escape(flat)
 
 
-def _added(b: Bounty, now: int, tz: tzinfo) -> str:
+def _added(b: Bounty, now: int, tz: tzinfo, read_from: str | None = None) -> str:
+    """What /add answers; with the words a due was read from, and how to undo it, so a
+    date taken wrongly from the end of a text is seen at once and easily taken back."""
     parts = [f"✅ Added <b>#{b.id}</b>: {_excerpt(b.text)}"]
     if b.due_date_ts is not None:
-        parts.append(f"📅 due {render.due_html(b.due_date_ts, b.due_all_day, now, tz)}")
+        due = f"📅 due {render.due_html(b.due_date_ts, b.due_all_day, now, tz, spelled=True)}"
+        if read_from:
+            due += (
+                f" (read from “{render.escape(read_from)}”; not meant as a date? "
+                f"/edit {b.id} nodue)"
+            )
+        parts.append(due)
     if b.link is not None:
         parts.append("🔗 with link")
     return "\n".join(parts)
@@ -697,7 +706,7 @@ def _edited_answer(old: Bounty, new: Bounty, now: int, tz: tzinfo) -> str:
         changes.append(
             "due date removed"
             if new.due_date_ts is None
-            else f"due {render.due_html(new.due_date_ts, new.due_all_day, now, tz)}"
+            else f"due {render.due_html(new.due_date_ts, new.due_all_day, now, tz, spelled=True)}"
         )
     summary = "; ".join(changes) if changes else "nothing changed"
     return f"✏️ Updated <b>#{new.id}</b>: {summary}"

@@ -66,11 +66,28 @@ LOCAL_CLOCK_AHEAD = 730 * 86400
 LOCAL_CLOCK_FORMAT = "wdt"
 
 
-def due_html(ts: int, all_day: bool, now: int, tz: tzinfo) -> str:
-    """`format_due` as HTML: a timed due near `now` inside a date_time entity, so each
-    reader sees it on their own clock. A calendar day stays the chat's day: moved to
-    another zone it would name the wrong one."""
-    shown = escape(format_due(ts, all_day, tz))
+_WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def spell_due(ts: int, all_day: bool, tz: tzinfo, now: int) -> str:
+    """`ts` as people say it, "Fri 4 Dec 09:30" (the year only when it is not this
+    one): what an answer shows, so that a date read wrongly from a command is seen at
+    once. `format_due`'s text when no date can be shown for it."""
+    when, today = _local(ts, tz), _local(now, tz)
+    if when is None:
+        return format_due(ts, all_day, tz)
+    day = f"{_WEEKDAY_NAMES[when.weekday()]} {when.day} {_MONTH_NAMES[when.month - 1]}"
+    if today is None or today.year != when.year:
+        day += f" {when.year:04d}"
+    return day if all_day else f"{day} {when.hour:02d}:{when.minute:02d}"
+
+
+def due_html(ts: int, all_day: bool, now: int, tz: tzinfo, *, spelled: bool = False) -> str:
+    """`format_due` (or `spell_due`) as HTML: a timed due near `now` inside a date_time
+    entity, so each reader sees it on their own clock. A calendar day stays the chat's
+    day: moved to another zone it would name the wrong one."""
+    shown = escape(spell_due(ts, all_day, tz, now) if spelled else format_due(ts, all_day, tz))
     near = now - LOCAL_CLOCK_PAST <= ts <= now + LOCAL_CLOCK_AHEAD
     if all_day or not near or not 0 < ts < 2**31:  # the entity's time is a positive int32
         return shown

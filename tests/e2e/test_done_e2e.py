@@ -164,11 +164,16 @@ async def test_time_zones_and_the_date_time_entity(api: FakeBotAPI, bot: BotProc
 
     [added] = await g.ask("/add Call tomorrow 18:30")
     [b] = bot.read_json(group, "group.json")["bounties"]
+    this_year = datetime.fromtimestamp(b["created_at"], BERLIN).year
     day = datetime.fromtimestamp(b["created_at"], BERLIN).date() + timedelta(days=1)
     due = int(datetime.combine(day, time(18, 30), tzinfo=BERLIN).timestamp())
     assert b["due_date_ts"] == due
-    assert f'<tg-time unix="{due}" format="wdt">{day} 18:30</tg-time>' in added.text
-    assert added.plain == f"✅ Added #1: Call\n📅 due {day} 18:30"
+    spelled = f"{day:%a} {day.day} {day:%b}" + ("" if day.year == this_year else f" {day.year}")
+    assert f'<tg-time unix="{due}" format="wdt">{spelled} 18:30</tg-time>' in added.text
+    assert added.plain == (
+        f"✅ Added #1: Call\n📅 due {spelled} 18:30 (read from “tomorrow 18:30”; "
+        "not meant as a date? /edit 1 nodue)"
+    )
     [listing] = await g.ask("/bounty")
     assert html_times(listing.text) == [due]
 
@@ -184,7 +189,7 @@ async def test_a_date_time_telegram_refuses_is_sent_without_it(
     out again without it, saying the same."""
     api.entity_date_ahead = 3600
     d = Chat(api, 558)
-    [added] = await d.ask("/add Dentist 3d")
+    [added] = await d.ask("/add Dentist 72h")  # a time: days would be a whole day
     assert "<tg-time" not in added.text
     assert added.plain.startswith("✅ Added #1: Dentist\n📅 due ")
     refused = [c for c in api.calls_to("sendMessage") if "<tg-time" in str(c.params.get("text"))]

@@ -38,6 +38,12 @@ def day_of(ts: int) -> date:
     return datetime.fromtimestamp(ts, UTC).date()
 
 
+def spelled(day: date, today: date) -> str:
+    """A day as answers spell it: "Fri 4 Dec", with the year when it is not this one."""
+    shown = f"{day:%a} {day.day} {day:%b}"
+    return shown if day.year == today.year else f"{shown} {day.year}"
+
+
 # -- tests ---------------------------------------------------------------------------
 
 
@@ -101,8 +107,9 @@ async def test_group_commands_work_as_specified(api: FakeBotAPI, bot: BotProcess
             2: ("Write docs", None, midnight(day_of(by_id[2]["created_at"]))),
             3: ("Ship it", None, midnight(date(2030, 5, 17))),
             4: ("Call Bob", None, int(datetime(2030, 5, 17, 14, 30, tzinfo=UTC).timestamp())),
-            5: ("Review", None, by_id[5]["created_at"] + 3 * 86400),
-            6: ("Plan", None, by_id[6]["created_at"] + 14 * 86400),
+            # Days and weeks name the day that far ahead, not the minute.
+            5: ("Review", None, midnight(day_of(by_id[5]["created_at"]) + timedelta(days=3))),
+            6: ("Plan", None, midnight(day_of(by_id[6]["created_at"]) + timedelta(days=14))),
             7: ("Deploy", None, by_id[7]["created_at"] + 12 * 3600),
             8: ("Retro", None, midnight(friday)),
             9: ("Keep  inner   spacing\nand lines", "https://x.org/9", None),
@@ -115,10 +122,16 @@ async def test_group_commands_work_as_specified(api: FakeBotAPI, bot: BotProcess
         for i, (text, link, due) in expected.items():
             got = (by_id[i]["text"], by_id[i]["link"], by_id[i]["due_date_ts"])
             assert got == (text, link, due), i
+        tomorrow = today + timedelta(days=1)
         assert answers[0] == (
-            f"✅ Added #1: Fix login\n📅 due {today + timedelta(days=1)}\n🔗 with link"
+            f"✅ Added #1: Fix login\n📅 due {spelled(tomorrow, today)} (read from “tomorrow”; "
+            "not meant as a date? /edit 1 nodue)\n🔗 with link"
         )
-        assert answers[3] == "✅ Added #4: Call Bob\n📅 due 2030-05-17 14:30"
+        assert (
+            answers[3]
+            == "✅ Added #4: Call Bob\n📅 due Fri 17 May 2030 14:30 (read from “2030-05-17 14:30”; "
+            "not meant as a date? /edit 4 nodue)"
+        )
         assert answers[10] == "✅ Added #11: No extras"
 
         listing = await g.ask("/bounty")
@@ -139,15 +152,20 @@ async def test_group_commands_work_as_specified(api: FakeBotAPI, bot: BotProcess
     async def edit_and_delete() -> None:
         group = -1021
         g = Chat(api, group, user_id=5)
-        assert await g.one("/add Ship it 2030-05-17") == "✅ Added #1: Ship it\n📅 due 2030-05-17"
+        assert (
+            await g.one("/add Ship it 2030-05-17")
+            == "✅ Added #1: Ship it\n📅 due Fri 17 May 2030 (read from “2030-05-17”; "
+            "not meant as a date? /edit 1 nodue)"
+        )
         assert (await g.one("/add Fix login https://x.org/1 tomorrow")).startswith("✅ Added #2")
         assert await g.one("/add Old thing 2020-01-01") == (
-            "✅ Added #3: Old thing\n📅 due 2020-01-01"
+            "✅ Added #3: Old thing\n📅 due Wed 1 Jan 2020 (read from “2020-01-01”; "
+            "not meant as a date? /edit 3 nodue)"
         )
         # /edit changes only the fields given; nolink and nodue remove.
         assert await g.one("/edit 1 Ship it now") == "✏️ Updated #1: text: Ship it now"
         assert await g.one("/edit 1 https://y.org/3") == "✏️ Updated #1: link changed"
-        assert await g.one("/edit 1 2031-01-01 10:00") == "✏️ Updated #1: due 2031-01-01 10:00"
+        assert await g.one("/edit 1 2031-01-01 10:00") == "✏️ Updated #1: due Wed 1 Jan 2031 10:00"
         assert await g.one("/edit 2 nolink nodue") == (
             "✏️ Updated #2: link removed; due date removed"
         )
@@ -184,7 +202,11 @@ async def test_group_commands_work_as_specified(api: FakeBotAPI, bot: BotProcess
         g = Chat(api, group, user_id=5)
         files = bot.data_dir / str(group)
         assert await g.one("/add Write docs") == "✅ Added #1: Write docs"
-        assert await g.one("/add Call Bob 2030-05-17") == "✅ Added #2: Call Bob\n📅 due 2030-05-17"
+        assert (
+            await g.one("/add Call Bob 2030-05-17")
+            == "✅ Added #2: Call Bob\n📅 due Fri 17 May 2030 (read from “2030-05-17”; "
+            "not meant as a date? /edit 2 nodue)"
+        )
         # Tracking is per user and lives in {user_id}.json.
         assert await g.one("/track 1", user_id=6) == "👀 You now track #1: Write docs"
         assert bot.read_json(group, "6.json")["tracked"] == [1]

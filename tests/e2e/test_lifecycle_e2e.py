@@ -145,7 +145,8 @@ async def test_restart_keeps_everything_and_sigterm_finishes_taken_work(
     group = Chat(api, -3001, user_id=5)
     dm = Chat(api, 3002)
     assert await group.one("/add Fix login https://x.org/1 2030-01-02") == (
-        "✅ Added #1: Fix login\n📅 due 2030-01-02\n🔗 with link"
+        "✅ Added #1: Fix login\n📅 due Wed 2 Jan 2030 (read from “2030-01-02”; "
+        "not meant as a date? /edit 1 nodue)\n🔗 with link"
     )
     assert await group.one("/add Write docs") == "✅ Added #2: Write docs"
     assert (await group.one("/track 1", user_id=6)).startswith("👀")

@@ -10,6 +10,11 @@ from typing import Any
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.harness import BotProcess, Chat, is_int, listed_ids, snapshot
 
+
+def this_year() -> int:
+    return datetime.now(UTC).year
+
+
 # -- helpers -------------------------------------------------------------------------
 
 
@@ -57,7 +62,8 @@ async def test_private_commands_keep_a_personal_list(api: FakeBotAPI, bot: BotPr
         assert empty.disable_preview
 
         assert await d.one("/add Renew passport https://gov.example/p 2030-03-01") == (
-            "✅ Added #1: Renew passport\n📅 due 2030-03-01\n🔗 with link"
+            "✅ Added #1: Renew passport\n📅 due Fri 1 Mar 2030 (read from “2030-03-01”; "
+            "not meant as a date? /edit 1 nodue)\n🔗 with link"
         )
         assert await d.one("/add Buy milk") == "✅ Added #2: Buy milk"
         assert await d.one("/add@jigaido_test_bot Call mum") == "✅ Added #3: Call mum"
@@ -82,7 +88,10 @@ async def test_private_commands_keep_a_personal_list(api: FakeBotAPI, bot: BotPr
         assert await d.one("/edit 1 nolink") == "✏️ Updated #1: link removed"
         by_id = {b["id"]: b for b in bot.read_json(user, "user.json")["bounties"]}
         due = datetime.fromtimestamp(by_id[2]["due_date_ts"], UTC)
-        assert edited == f"✏️ Updated #2: text: Buy oat milk; due {due.date()}"
+        spelled = f"{due:%a} {due.day} {due:%b}" + (
+            "" if due.year == this_year() else f" {due.year}"
+        )
+        assert edited == f"✏️ Updated #2: text: Buy oat milk; due {spelled}"
         assert due.time() == time(0)
         assert due.date() - datetime.fromtimestamp(by_id[2]["created_at"], UTC).date() in (
             timedelta(days=1),
