@@ -19,11 +19,34 @@ from jigaido.face.settings import Settings, WebhookSettings, data_dir_from_env
 from jigaido.shell import datadir, logs
 
 
+RUN_ENVIRONMENT = """\
+settings, from the environment:
+  BOT_TOKEN               the bot's token from @BotFather (or BOT_TOKEN_FILE: a file
+                          holding it; under systemd, the credential bot_token)
+  JIGAIDO_DATA_DIR        where the chats' files live (default: $STATE_DIRECTORY, else
+                          ./data)
+  JIGAIDO_TZ              the time zone of due dates, e.g. Europe/Berlin (default: UTC;
+                          each chat may set its own with /timezone)
+  TELEGRAM_API_URL        the Bot API server (default: https://api.telegram.org)
+  JIGAIDO_POLL_TIMEOUT    the long poll's timeout, 1 to 300 seconds (default: 30)
+  JIGAIDO_IDLE_SECONDS    a chat's worker stops after this long idle (default: 300)
+  JIGAIDO_WEBHOOK_SECRET  the webhook's secret token (default: derived from the token)
+
+example: BOT_TOKEN=123456:your-token jigaido run
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jigaido", description="Bounties for Telegram groups.")
     parser.add_argument("--version", action="version", version=f"jigaido {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="start the bot (long polling, or a webhook with --webhook)")
+    run = sub.add_parser(
+        "run",
+        help="start the bot (long polling, or a webhook with --webhook)",
+        description="Start the bot: long polling, or a webhook with --webhook and --listen.",
+        epilog=RUN_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument(
         "--webhook",
         metavar="URL",

@@ -85,3 +85,20 @@ async def test_other_errors_are_not_retried() -> None:
     with pytest.raises(ValueError, match="a bug"):
         await botapi.until_answered(call, "getMe", asyncio.Event(), lambda _: 0.0)
     assert call.calls == 1
+
+
+async def test_an_unreachable_bot_api_is_said_once_plainly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At the third failure in a row, one ERROR line says the Bot API at that address
+    cannot be reached and what to check; not again while it keeps failing."""
+    call = Flaky(8, network_error())
+    where = "http://127.0.0.1:9"
+    with caplog.at_level(logging.WARNING, logger="jigaido.face.botapi"):
+        assert await botapi.until_answered(call, "getMe", asyncio.Event(), lambda _: 0.0, where)
+    plain = [r.getMessage() for r in caplog.records if r.name == "jigaido.face.botapi"]
+    assert plain == [
+        f"the Bot API at {where} cannot be reached (HTTP Client says - connection refused): "
+        "check the network, TELEGRAM_API_URL and any proxy or firewall; trying again every "
+        "30 s at most"
+    ]

@@ -33,6 +33,15 @@ Book = TypeVar("Book", GroupBook, UserBook)
 
 # The internal request a supergroup migration becomes; never typed by a user.
 MIGRATE = ":migrate"
+# The internal request the bot's being added to a group becomes: a greeting.
+GREET = ":greet"
+GREETING = (
+    "👋 Thanks for adding me! I keep this group's bounties: small tasks anyone can add, "
+    "claim and mark done. Three commands to start with:\n"
+    "/add &lt;text&gt; [link] [due] — add one, e.g. /add Fix the login page friday\n"
+    "/bounty — the list\n"
+    "/help — everything else"
+)
 
 GROUP_COMMANDS = (
     "bounty", "add", "edit", "delete", "claim", "unclaim", "done", "reopen", "track",
@@ -91,7 +100,7 @@ def needs_admin(req: Request) -> bool:
 
 
 def files_needed(req: Request) -> tuple[FileKey, ...]:
-    if req.command == "help":
+    if req.command in ("help", GREET):
         return ()
     if req.kind == "private":
         if req.command in PRIVATE_COMMANDS:
@@ -148,6 +157,8 @@ def _run(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinfo)
     cmd = req.command
     if cmd == "help":
         return Outcome((help_text(req.kind),))
+    if cmd == GREET:
+        return Outcome((GREETING,))
     private = req.kind == "private"
     if private and cmd in GROUP_ONLY:
         what = "tracks a bounty" if cmd in ("track", "untrack") else "claims a bounty"
@@ -316,7 +327,13 @@ def _change_book(
     old = _find(book.bounties, bounty_id)
     _check_may(old, sender, "delete it")
     new = replace(book, bounties=tuple(b for b in book.bounties if b.id != bounty_id))
-    return Outcome((f"🗑 Deleted <b>#{old.id}</b>: {_excerpt(old.text)}",), {key: new})
+    answer = f"🗑 Deleted <b>#{old.id}</b>: {_excerpt(old.text)}"
+    others = [u for u in old.tracked_by if u != req.user_id]
+    if others:
+        # Named by a mention each, so they are told: it must not just vanish from /my.
+        tell = " ".join(f'<a href="tg://user?id={u}">👤</a>' for u in others)
+        answer += f"\n👀 It was tracked by {len(others)} of you: {tell}"
+    return Outcome((answer,), {key: new})
 
 
 def _lifecycle(
@@ -713,6 +730,7 @@ def _edited_answer(old: Bounty, new: Bounty, now: int, tz: tzinfo) -> str:
 
 
 __all__ = [
+    "GREET",
     "GROUP_COMMANDS",
     "MIGRATE",
     "MODERATED",

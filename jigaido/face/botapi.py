@@ -16,6 +16,7 @@ from jigaido.core.errors import ConfigError
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
+UNREACHABLE_AFTER = 3  # failures in a row: about 3.5 s of trying
 # Failures that may pass: the network, Telegram's own hiccups, a timeout.
 TRANSIENT = (TelegramAPIError, TelegramNetworkError, OSError, TimeoutError)
 
@@ -31,10 +32,13 @@ async def until_answered(
     what: str,
     stopping: asyncio.Event,
     backoff: Callable[[int], float] = backoff_seconds,
+    where: str | None = None,
 ) -> T | None:
     """`call()`'s result, retried after `backoff(failures in a row)` seconds while it
     fails transiently; None once `stopping` is set. A refused token raises ConfigError
-    at once: no retry can mend it."""
+    at once: no retry can mend it. At the third failure in a row it says once, plainly,
+    that the Bot API at `where` cannot be reached and what to check (the retry lines
+    alone are throttled to one a minute, which reads as a bot gone quiet)."""
     failures = 0
     while not stopping.is_set():
         try:
@@ -49,6 +53,15 @@ async def until_answered(
             # A logger per call, so the log's rate limit (per logger and template)
             # does not let getMe's failures hide getUpdates' ones.
             log.getChild(what).log(level, "failed (%s); retrying in %.1f s", e, delay)
+            if failures == UNREACHABLE_AFTER and where is not None:
+                log.error(
+                    "the Bot API at %s cannot be reached (%s): check the network, "
+                    "TELEGRAM_API_URL and any proxy or firewall; trying again every %.0f s "
+                    "at most",
+                    where,
+                    e,
+                    MAX_BACKOFF,
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)
     return None

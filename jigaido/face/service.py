@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -30,7 +31,7 @@ from aiogram.types import Update
 
 from jigaido.core.errors import ConfigError
 from jigaido.core.model import Confirmed
-from jigaido.face import botapi, telegram, webhook
+from jigaido.face import botapi, intro, telegram, webhook
 from jigaido.face.admins import Admins
 from jigaido.face.settings import Settings
 from jigaido.face.updates import Unreadable, get_updates
@@ -85,6 +86,7 @@ class Poller:
         self.pending: OrderedDict[int, _Taken] = OrderedDict()  # in arrival order
         self.stopping = asyncio.Event()
         self.fetches = 0
+        self.where: str | None = None  # the Bot API's address, for the log when unreachable
 
     def stop(self) -> None:
         self.stopping.set()
@@ -93,7 +95,9 @@ class Poller:
         while not self.stopping.is_set():
             await self._wait_for_front(FRONT_WAIT)
             await self._hold_if_stuck()
-            updates = await botapi.until_answered(self._fetch, "getUpdates", self.stopping)
+            updates = await botapi.until_answered(
+                self._fetch, "getUpdates", self.stopping, where=self.where
+            )
             if updates is None:
                 break  # stopping
             fresh = [u for u in updates if u.update_id not in self.pending]
@@ -218,9 +222,9 @@ def make_bot(settings: Settings) -> Bot:
     return Bot(settings.token, session=session)
 
 
-async def connect(bot: Bot, stopping: asyncio.Event) -> str:
+async def connect(bot: Bot, stopping: asyncio.Event, where: str | None = None) -> str:
     """The bot's username from getMe, retried while the network is down."""
-    me = await botapi.until_answered(bot.me, "getMe", stopping)
+    me = await botapi.until_answered(bot.me, "getMe", stopping, where=where)
     if me is None:
         raise ConfigError("stopped before the Bot API could be reached")
     return me.username or ""
@@ -239,7 +243,7 @@ async def run(settings: Settings) -> None:
             loop.add_signal_handler(sig, _on_signal, stopping, notifier)
         notifier.status("connecting to the Bot API")
         try:
-            username = await connect(bot, stopping)
+            username = await connect(bot, stopping, settings.api_url)
         except ConfigError:
             if not stopping.is_set():
                 raise
@@ -250,6 +254,7 @@ async def run(settings: Settings) -> None:
                 # getUpdates fails while a webhook is set; leave pending updates in place.
                 await bot.delete_webhook(drop_pending_updates=False)
         await telegram.register_menus(bot)
+        await intro.describe(bot)
 
         outbox = Outbox.for_telegram(telegram.make_sender(bot))
         # Asked by the router before a moderator action is queued, never by a worker.
@@ -262,11 +267,12 @@ async def run(settings: Settings) -> None:
         sent.start()
         await resubmit_held(pool, held)
         life = _Life(notifier, pool)
-        started = f"jigaido started as @{username}, data in {settings.data_dir}"
+        started = functools.partial(intro.started, username, data_dir=settings.data_dir)
         freeze_start_up_objects()
         try:
             if settings.webhook is None:
                 poller = Poller(bot, dispatcher, pool, held, timeout=settings.poll_timeout)
+                poller.where = settings.api_url
                 stopping_task = asyncio.ensure_future(stopping.wait())
                 stopping_task.add_done_callback(lambda _t: poller.stop())
                 life.ready("polling", started)
@@ -327,7 +333,7 @@ def wire(
     pool.keep_records = lambda: held.ids
     pool.verdicts = held
     dispatcher = Dispatcher(pool=pool, bot_username=username, admins=admins)
-    dispatcher.include_router(telegram.router)
+    dispatcher.include_routers(telegram.router, intro.router)
     return Core(pool, held, dispatcher)
 
 
@@ -366,9 +372,14 @@ class _Life:
         self.webhook: webhook.WebhookHandler | None = None
         self.heartbeat: asyncio.Task[None] | None = None
 
-    def ready(self, mode: str, started: str, handler: webhook.WebhookHandler | None = None) -> None:
+    def ready(
+        self,
+        mode: str,
+        started: Callable[[str], str],
+        handler: webhook.WebhookHandler | None = None,
+    ) -> None:
         self.phase, self.webhook = mode, handler
-        log.info("%s (%s)", started, mode)
+        log.info("%s", started(mode))
         self.notifier.ready(self.status())
         self.heartbeat = asyncio.create_task(
             self.notifier.heartbeat(self.status), name="systemd-heartbeat"

@@ -477,7 +477,8 @@ class _Worker:
             Reply(
                 chat_id=self.chat_id,
                 texts=texts,
-                reply_to=request.message_id if in_group else None,
+                # (A greeting answers no message: its id is 0.)
+                reply_to=request.message_id if in_group and request.message_id else None,
                 thread_id=request.thread_id,
                 command=request.command,
                 user_name=request.user_name if in_group else None,

@@ -435,6 +435,8 @@ class FakeBotAPI:
         """Sends to these chats fail with 403 "Forbidden: bot was blocked by the user"."""
         self.webhook_url = ""
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
+        self.descriptions: dict[str, str] = {}
+        """"description" and "short_description", as the bot last set them."""
         """(scope as sorted JSON, language_code) → the commands set for it."""
         self.admins: dict[int, list[int]] = {}
         """group id → the user ids getChatAdministrators names (the first is the owner);
@@ -464,6 +466,8 @@ class FakeBotAPI:
                 "getUpdates": self._get_updates,
                 "sendMessage": self._send_message,
                 "setMyCommands": self._set_my_commands,
+                "setMyDescription": self._set_my_description,
+                "setMyShortDescription": self._set_my_description,
                 "getChatAdministrators": self._get_chat_administrators,
                 "getMyCommands": self._get_my_commands,
                 "deleteMyCommands": self._delete_my_commands,
@@ -524,6 +528,22 @@ class FakeBotAPI:
         await self.stop()
 
     # -- building updates -------------------------------------------------
+
+    def push_added_to_group(self, chat_id: int, *, by_user_id: int = DEFAULT_USER_ID) -> int:
+        """Queue the my_chat_member update Telegram sends when someone adds the bot to a
+        group; return its update_id."""
+        bot = {"id": self.bot_id, "is_bot": True, "first_name": "Jigaido", "username": self.username}
+        return self.push_raw(
+            {
+                "my_chat_member": {
+                    "chat": {"id": chat_id, "type": "supergroup", "title": "Test group"},
+                    "from": {"id": by_user_id, "is_bot": False, "first_name": "User"},
+                    "date": int(time.time()),
+                    "old_chat_member": {"status": "left", "user": bot},
+                    "new_chat_member": {"status": "member", "user": bot},
+                }
+            }
+        )
 
     def push_raw(self, update: JSONDict) -> int:
         """Queue `update` (without `update_id`) for `getUpdates`; return its update_id."""
@@ -1054,6 +1074,16 @@ class FakeBotAPI:
         if chat_id > 0:
             return {"id": chat_id, "type": "private", "first_name": "User"}
         return {"id": chat_id, "type": "supergroup", "title": "Test group"}
+
+    async def _set_my_description(self, call: Call) -> bool:
+        # Telegram's limits: 512 characters for the description, 120 for the short one.
+        for name, limit in (("description", 512), ("short_description", 120)):
+            if name in call.params:
+                text = str(call.params[name])
+                if len(text) > limit:
+                    raise _Reject(400, f"Bad Request: {name} is too long")
+                self.descriptions[name] = text
+        return True
 
     async def _set_my_commands(self, call: Call) -> bool:
         params = call.params
