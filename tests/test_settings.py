@@ -127,3 +127,13 @@ def test_token_rules(tmp_path: Path) -> None:
         assert "token" in message, case
         assert "not-a-token" not in message
         assert "hunter2" not in message
+
+
+def test_the_reminder_lead_is_whole_seconds_up_to_a_week() -> None:
+    """JIGAIDO_REMIND_LEAD: 24 hours by default, whole seconds from 1 to a week, else
+    one line naming it."""
+    assert Settings.from_env({"BOT_TOKEN": "1:x"}).remind_lead == 86400
+    assert Settings.from_env({"BOT_TOKEN": "1:x", "JIGAIDO_REMIND_LEAD": "60"}).remind_lead == 60
+    for bad in ("0", "1.5", "604801", "abc", "-5"):
+        with pytest.raises(ConfigError, match="JIGAIDO_REMIND_LEAD"):
+            Settings.from_env({"BOT_TOKEN": "1:x", "JIGAIDO_REMIND_LEAD": bad})

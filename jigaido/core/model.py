@@ -48,6 +48,9 @@ class Bounty:
     # Who tracks it (groups): the same facts as the users' tracking files, kept here so
     # a card can count them and a reminder name them without reading every user's file.
     tracked_by: tuple[int, ...] = ()
+    # Version 2 (SPEC section 8): the reminders sent for it, each "kind@due" (kind
+    # "before" or "at"; due the due_date_ts it was for), so a changed due plans anew.
+    reminded: tuple[str, ...] = ()
 
     @property
     def done(self) -> bool:
@@ -81,6 +84,7 @@ class GroupBook:
     applied: tuple[Applied, ...] = ()
     migrated_from: tuple[int, ...] = ()
     tz: str | None = None  # the chat's IANA time zone; None: the bot's JIGAIDO_TZ
+    reminders: bool = True  # /remind on|off (SPEC section 8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,7 @@ class UserBook:
     bounties: tuple[Bounty, ...] = ()
     applied: tuple[Applied, ...] = ()
     tz: str | None = None
+    reminders: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +228,8 @@ def to_json(doc: Doc) -> dict[str, Any]:
         return {"user_id": doc.user_id, "tracked": list(doc.tracked), "applied_updates": applied}
     if doc.tz is not None:  # absent means the bot's zone, so a v1 reader loses nothing
         out["tz"] = doc.tz
+    if not doc.reminders:  # absent means on
+        out["reminders"] = False
     return out
 
 
@@ -254,6 +261,8 @@ def _bounty_json(b: Bounty, *, in_group: bool) -> dict[str, Any]:
                 out[name] = value
         if b.tracked_by:
             out["tracked_by"] = list(b.tracked_by)
+    if b.reminded:
+        out["reminded"] = list(b.reminded)
     return out
 
 
@@ -288,6 +297,7 @@ def from_json(key: FileKey, obj: object) -> Doc:
                 _as_int(v, "migrated_from[]") for v in _list(o, "migrated_from", optional=True)
             ),
             tz=_optional_str(o, "tz"),
+            reminders=_optional_bool(o, "reminders", True),
         )
     if key.name == USER_FILE:
         bounties = tuple(_bounty(b, in_group=False) for b in _list(o, "bounties"))
@@ -297,6 +307,7 @@ def from_json(key: FileKey, obj: object) -> Doc:
             bounties=bounties,
             applied=applied,
             tz=_optional_str(o, "tz"),
+            reminders=_optional_bool(o, "reminders", True),
         )
     return TrackList(
         user_id=_int(o, "user_id"),
@@ -353,7 +364,23 @@ def _bounty(obj: object, *, in_group: bool) -> Bounty:
         )
         if in_group
         else (),
+        reminded=tuple(
+            dict.fromkeys(_str_item(v, "reminded[]") for v in _list(o, "reminded", optional=True))
+        ),
     )
+
+
+def _optional_bool(o: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = o.get(name, default)
+    if not isinstance(value, bool):
+        raise DamagedFile(f"{name} is not a boolean")
+    return value
+
+
+def _str_item(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise DamagedFile(f"{name} is not a string")
+    return value
 
 
 def _optional_int(o: Mapping[str, Any], name: str) -> int | None:

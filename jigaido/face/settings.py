@@ -20,6 +20,7 @@ DEFAULT_API_URL = "https://api.telegram.org"
 MAX_POLL_TIMEOUT = 300  # a longer poll gains nothing and hides a dead connection longer
 # A day: past that an idle chat's memory would in effect never come back.
 MAX_IDLE_SECONDS = 86400.0
+MAX_REMIND_LEAD = 7 * 86400  # a reminder more than a week ahead is no reminder
 # What Telegram accepts as a webhook's secret_token.
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -32,6 +33,8 @@ class Settings:
     tz: tzinfo = UTC
     idle_seconds: float = 300.0
     poll_timeout: int = 30
+    # How long before a due the first reminder comes (SPEC 8: 24 hours; tests shorten it).
+    remind_lead: int = 24 * 3600
     webhook: WebhookSettings | None = None  # None: long polling
 
     @classmethod
@@ -44,6 +47,7 @@ class Settings:
             tz=_zone(env.get("JIGAIDO_TZ") or "UTC"),
             idle_seconds=_idle_seconds(env.get("JIGAIDO_IDLE_SECONDS") or "300"),
             poll_timeout=_poll_timeout(env.get("JIGAIDO_POLL_TIMEOUT") or "30"),
+            remind_lead=_remind_lead(env.get("JIGAIDO_REMIND_LEAD") or "86400"),
         )
 
 
@@ -173,6 +177,17 @@ def _poll_timeout(raw: str) -> int:
         raise ConfigError(
             f"JIGAIDO_POLL_TIMEOUT={raw!r} must be a whole number of seconds "
             f"from 1 to {MAX_POLL_TIMEOUT}"
+        )
+    return int(text)
+
+
+def _remind_lead(raw: str) -> int:
+    text = raw.strip()
+    ok = len(text) <= 9 and text.isascii() and text.isdigit()
+    if not (ok and 1 <= int(text) <= MAX_REMIND_LEAD):
+        raise ConfigError(
+            f"JIGAIDO_REMIND_LEAD={raw!r} must be a whole number of seconds from 1 to "
+            f"{MAX_REMIND_LEAD} (a week)"
         )
     return int(text)
 

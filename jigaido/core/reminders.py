@@ -1,0 +1,175 @@
+"""Reminders (SPEC section 8): when each bounty's fall due, which are owed now, how a
+sent one is recorded, and what the message says.
+
+Pure: no disk, no clock (`now` comes in). A bounty with a due date that is not done
+gets a reminder `lead` seconds before it is due (when it was added more than `lead`
+before) and one at its due time; a due given as a whole day is reminded at 09:00 of
+that day in the chat's zone. A sent reminder is recorded in the bounty itself
+(`reminded`: "kind@due"), so a changed due date plans anew and `/done` ends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, time, tzinfo
+from typing import Literal, TypeVar
+
+from jigaido.core import render
+from jigaido.core.model import Bounty, GroupBook, UserBook
+
+Book = TypeVar("Book", GroupBook, UserBook)
+Kind = Literal["before", "at"]
+
+LEAD_SECONDS = 24 * 3600
+# A reminder this far past its moment is sent marked late (the bot was down).
+LATE_AFTER = 120
+# A bounty more than this overdue gets no reminder any more, not even a late one.
+TOO_LATE = 24 * 3600
+# When a due given as a whole day is reminded: its morning, not its midnight.
+ALL_DAY_AT = time(9, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    bounty_id: int
+    kind: Kind
+    due: int  # the due_date_ts it is for
+    when: int  # when it falls due
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}@{self.due}"
+
+
+def moment(b: Bounty, tz: tzinfo) -> int | None:
+    """When a bounty is due, for its reminders: its time, or 09:00 of its day."""
+    if b.due_date_ts is None:
+        return None
+    if not b.due_all_day:
+        return b.due_date_ts
+    try:
+        day = datetime.fromtimestamp(b.due_date_ts, tz).date()
+        return int(datetime.combine(day, ALL_DAY_AT, tzinfo=tz).timestamp())
+    except (OverflowError, OSError, ValueError):
+        return b.due_date_ts  # a date no calendar holds (a hand edit): the stamp will do
+
+
+def planned(b: Bounty, lead: int, tz: tzinfo) -> list[Reminder]:
+    """The bounty's reminders not yet sent, earliest first (none once it is done)."""
+    at = moment(b, tz)
+    if at is None or b.done or b.due_date_ts is None:
+        return []
+    found = []
+    if at - b.created_at > lead:
+        found.append(Reminder(b.id, "before", b.due_date_ts, at - lead))
+    found.append(Reminder(b.id, "at", b.due_date_ts, at))
+    return [r for r in found if r.key not in b.reminded]
+
+
+def _live(r: Reminder, at: int, now: int) -> bool:
+    """Still worth sending at `now`: its bounty not over a day overdue, and a reminder
+    "before" not overtaken by the due time itself."""
+    if now - at > TOO_LATE:
+        return False
+    return r.kind == "at" or now < at
+
+
+def owed(book: GroupBook | UserBook, now: int, lead: int, tz: tzinfo) -> list[Reminder]:
+    """The reminders of `book` that are due at `now` and still worth sending."""
+    if not book.reminders:
+        return []
+    found = []
+    for b in book.bounties:
+        at = moment(b, tz)
+        for r in planned(b, lead, tz):
+            if at is not None and r.when <= now and _live(r, at, now):
+                found.append(r)
+    return sorted(found, key=lambda r: (r.when, r.bounty_id))
+
+
+def next_moment(book: GroupBook | UserBook, now: int, lead: int, tz: tzinfo) -> int | None:
+    """When `book` next owes a reminder (at or before `now` if one is owed already);
+    None if it never will as it stands."""
+    if not book.reminders:
+        return None
+    soonest: int | None = None
+    for b in book.bounties:
+        at = moment(b, tz)
+        for r in planned(b, lead, tz):
+            if at is not None and _live(r, at, max(now, r.when)):
+                soonest = r.when if soonest is None else min(soonest, r.when)
+    return soonest
+
+
+def mark_sent(book: Book, sent: Iterable[Reminder]) -> Book:
+    """`book` with `sent` recorded in their bounties (records of an earlier due dropped)."""
+    by_bounty: dict[int, list[str]] = {}
+    for r in sent:
+        by_bounty.setdefault(r.bounty_id, []).append(r.key)
+    if not by_bounty:
+        return book
+    return replace(book, bounties=tuple(_recorded(b, by_bounty.get(b.id)) for b in book.bounties))
+
+
+def _recorded(b: Bounty, keys: list[str] | None) -> Bounty:
+    if keys is None:
+        return b
+    current = [k for k in b.reminded if k.endswith(f"@{b.due_date_ts}")]
+    return replace(b, reminded=tuple(dict.fromkeys(current + keys)))
+
+
+def message(
+    book: GroupBook | UserBook,
+    reminders: Sequence[Reminder],
+    now: int,
+    tz: tzinfo,
+    lead: int = LEAD_SECONDS,
+) -> str:
+    """One message for the reminders owed in a chat at once. In a group each names the
+    bounty and mentions its claimer and its trackers by id, so Telegram notifies them."""
+    by_id = {b.id: b for b in book.bounties}
+    blocks = []
+    for r in reminders:
+        b = by_id.get(r.bounty_id)
+        if b is None or b.due_date_ts is None:
+            continue
+        blocks.append(_block(b, r, now, tz, lead, in_group=isinstance(book, GroupBook)))
+    return "\n\n".join(blocks)
+
+
+def _block(
+    b: Bounty, r: Reminder, now: int, tz: tzinfo, lead: int, *, in_group: bool
+) -> str:
+    assert b.due_date_ts is not None
+    due = render.due_html(b.due_date_ts, b.due_all_day, now, tz, spelled=True)
+    head = f"⏰ Due in {_span(lead)}" if r.kind == "before" else "⏰ Due now"
+    lines = [f"{head}: <b>#{b.id}</b> {render.escape(b.text)}", f"📅 {due}"]
+    if now - r.when > LATE_AFTER:
+        lines.append("<i>(late: I was offline when it fell due)</i>")
+    if in_group:
+        people = _mentions(b)
+        if people:
+            lines.append(people)
+    return "\n".join(lines)
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def _mentions(b: Bounty) -> str:
+    """The claimer and the trackers, each a mention by id (names escaped)."""
+    mentioned: list[str] = []
+    if b.claimed_by_user_id is not None and not b.done:
+        name = render.escape(b.claimed_by_name or "claimer")
+        mentioned.append(f'🙋 <a href="tg://user?id={b.claimed_by_user_id}">{name}</a>')
+    trackers = [u for u in b.tracked_by if u != b.claimed_by_user_id]
+    if trackers:
+        tell = " ".join(f'<a href="tg://user?id={u}">👤</a>' for u in trackers)
+        mentioned.append(f"👀 {tell}")
+    return " ".join(mentioned)

@@ -1,0 +1,122 @@
+"""The reminders' pure core: when they fall due, which are owed, how a sent one is
+recorded, and what the message says."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jigaido.core.model import Bounty, GroupBook, UserBook
+from jigaido.core.reminders import (
+    LEAD_SECONDS,
+    TOO_LATE,
+    Reminder,
+    mark_sent,
+    message,
+    moment,
+    next_moment,
+    owed,
+    planned,
+)
+
+DAY = 24 * 3600
+T0 = int(datetime(2026, 12, 1, 12, tzinfo=UTC).timestamp())
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def bounty(
+    i: int = 1, *, due: int | None = T0 + 3 * DAY, created: int = T0, **kw: object
+) -> Bounty:
+    return Bounty(i, f"Task {i}", None, due, created, created_by_user_id=5, **kw)  # type: ignore[arg-type]
+
+
+def test_a_bounty_is_reminded_a_day_before_and_at_its_due_time() -> None:
+    """Added three days ahead: a reminder 24 h before and one at the due time."""
+    b = bounty()
+    assert planned(b, LEAD_SECONDS, UTC) == [
+        Reminder(1, "before", T0 + 3 * DAY, T0 + 2 * DAY),
+        Reminder(1, "at", T0 + 3 * DAY, T0 + 3 * DAY),
+    ]
+
+
+def test_no_reminder_before_when_added_within_the_lead() -> None:
+    """Added less than 24 h before its due: only the one at the due time."""
+    assert [r.kind for r in planned(bounty(due=T0 + 3600), LEAD_SECONDS, UTC)] == ["at"]
+
+
+def test_an_all_day_due_is_reminded_at_nine_in_the_chats_zone() -> None:
+    """A due given as a day is reminded at 09:00 of that day, in the chat's zone."""
+    midnight = int(datetime(2026, 12, 24, tzinfo=BERLIN).timestamp())
+    b = bounty(due=midnight, due_all_day=True)
+    assert moment(b, BERLIN) == int(datetime(2026, 12, 24, 9, tzinfo=BERLIN).timestamp())
+
+
+def test_done_ends_them_and_a_sent_one_is_not_owed_again() -> None:
+    """A done bounty owes none; a recorded one is not owed again; a changed due plans
+    anew (the record names the due it was for)."""
+    b = bounty()
+    assert planned(replace(b, status="done"), LEAD_SECONDS, UTC) == []
+    book = GroupBook(-1, 2, (b,))
+    [first] = owed(book, T0 + 2 * DAY, LEAD_SECONDS, UTC)
+    sent = mark_sent(book, [first])
+    assert sent.bounties[0].reminded == (f"before@{T0 + 3 * DAY}",)
+    assert owed(sent, T0 + 2 * DAY + 60, LEAD_SECONDS, UTC) == []
+    moved = replace(sent, bounties=(replace(sent.bounties[0], due_date_ts=T0 + 5 * DAY),))
+    assert [r.kind for r in owed(moved, T0 + 4 * DAY, LEAD_SECONDS, UTC)] == ["before"]
+    assert mark_sent(moved, owed(moved, T0 + 4 * DAY, LEAD_SECONDS, UTC)).bounties[0].reminded == (
+        f"before@{T0 + 5 * DAY}",
+    )
+
+
+def test_after_a_long_downtime_only_what_is_still_worth_it_is_owed() -> None:
+    """Down across the due time: the reminder at the due is owed (late), the one before
+    it is overtaken; more than 24 h overdue, nothing is owed any more."""
+    book = UserBook(7, 2, (bounty(),))
+    late = owed(book, T0 + 3 * DAY + 3600, LEAD_SECONDS, UTC)
+    assert [r.kind for r in late] == ["at"]
+    assert "late" in message(book, late, T0 + 3 * DAY + 3600, UTC)
+    assert owed(book, T0 + 3 * DAY + TOO_LATE + 1, LEAD_SECONDS, UTC) == []
+    assert next_moment(book, T0 + 3 * DAY + TOO_LATE + 1, LEAD_SECONDS, UTC) is None
+
+
+def test_next_moment_is_the_earliest_unsent() -> None:
+    """The chat's next moment is its earliest reminder still to send; none when off."""
+    book = GroupBook(-1, 3, (bounty(1), bounty(2, due=T0 + DAY * 10)))
+    assert next_moment(book, T0, LEAD_SECONDS, UTC) == T0 + 2 * DAY
+    assert next_moment(replace(book, reminders=False), T0, LEAD_SECONDS, UTC) is None
+
+
+def test_the_group_message_mentions_the_claimer_and_the_trackers() -> None:
+    """In a group the reminder names the bounty and mentions its claimer (by name,
+    escaped) and its trackers by id, so Telegram notifies them."""
+    b = bounty(
+        status="claimed", claimed_by_user_id=8, claimed_by_name="<Bob>", tracked_by=(9, 8, 10)
+    )
+    book = GroupBook(-1, 2, (b,))
+    text = message(book, owed(book, T0 + 3 * DAY, LEAD_SECONDS, UTC), T0 + 3 * DAY, UTC)
+    assert text.startswith("⏰ Due now: <b>#1</b> Task 1\n📅 ")
+    assert '🙋 <a href="tg://user?id=8">&lt;Bob&gt;</a>' in text
+    assert '<a href="tg://user?id=9">👤</a> <a href="tg://user?id=10">👤</a>' in text
+
+
+@given(
+    st.integers(-(10**12), 10**12),
+    st.integers(0, 4 * DAY),
+    st.booleans(),
+    st.integers(0, 10 * DAY),
+)
+def test_anything_a_file_holds_plans_without_raising(
+    due: int, age: int, all_day: bool, later: int
+) -> None:
+    """Any stamp a file may hold: planning, owing and the message never raise, and a
+    reminder once recorded is never owed again."""
+    book = GroupBook(-1, 2, (bounty(due=due, created=due - age, due_all_day=all_day),))
+    now = due + later - 2 * DAY
+    found = owed(book, now, LEAD_SECONDS, UTC)
+    message(book, found, now, UTC)
+    next_moment(book, now, LEAD_SECONDS, UTC)
+    assert owed(mark_sent(book, found), now, LEAD_SECONDS, UTC) == []
