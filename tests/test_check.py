@@ -13,6 +13,7 @@ from pathlib import Path
 from jigaido.core.commands import migrate_group
 from jigaido.core.model import Bounty, FileKey, GroupBook, TrackList, UserBook
 from jigaido.face.check import STALE_SECONDS, main, scan
+from jigaido.shell.alarm import INDEX_FILE
 from jigaido.shell.datadir import LOCK_FILE, hold
 from jigaido.shell.held import HELD_FILE
 from jigaido.shell.sendlog import SENT_FILE
@@ -239,3 +240,24 @@ def test_recent_sends_kept_for_a_restart_are_the_bots_own(tmp_path: Path) -> Non
     healthy(tmp_path)
     (tmp_path / SENT_FILE).write_text('{"at": 1, "chats": {}}')
     assert report_lines(tmp_path) == (0, [f"{tmp_path}: 3 files in 2 chats checked, all clean"])
+
+
+def test_a_reminders_index_that_disagrees_with_the_chats_is_reported(tmp_path: Path) -> None:
+    """due-index.json is derived: an entry the chats' files do not bear out (or a chat
+    owing a reminder it lacks) is reported; needing attention only when it was closed
+    cleanly (then the bot would trust it); an index that agrees is not reported."""
+    store = healthy(tmp_path)
+    due = int(time.time()) + 5 * 86400
+    b = Bounty(5, "Due", None, due, int(time.time()), created_by_user_id=5)
+    store.write_sync(FileKey.group(-77), GroupBook(-77, 6, (b,)))
+    index = tmp_path / INDEX_FILE
+    index.write_text(json.dumps({"clean": True, "chats": {"-77": due - 86400}}))
+    assert report_lines(tmp_path) == (0, [f"{tmp_path}: 5 files in 3 chats checked, all clean"])
+    index.write_text(json.dumps({"clean": True, "chats": {"-77": due - 86400, "-5": 1}}))
+    status, lines = report_lines(tmp_path)
+    assert status == 1
+    assert lines[0].startswith(f"{index}: disagrees with the chats' files for 1 chats (-5)")
+    index.write_text(json.dumps({"clean": False, "chats": {}}))
+    status, lines = report_lines(tmp_path)
+    assert status == 0
+    assert lines[0].startswith(f"{index}: note: disagrees with the chats' files for 1 chats (-77)")

@@ -21,12 +21,15 @@ import stat
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import TextIO
 
-from jigaido.core import model
+from jigaido.core import args, model, reminders
 from jigaido.core.errors import DamagedFile
 from jigaido.core.model import GROUP_FILE, USER_FILE, Doc, FileKey, GroupBook, TrackList
+from jigaido.shell import alarm
+from jigaido.shell.alarm import INDEX_FILE, read_index
 from jigaido.shell.datadir import LOCK_FILE
 from jigaido.shell.held import HELD_FILE
 from jigaido.shell.held import parse as parse_held
@@ -116,6 +119,8 @@ def scan(root: Path, *, now: float | None = None) -> Report:
             _check_held(report, path, entry, now)
         elif entry.name == SENT_FILE and _is_file(entry):
             continue  # recent sends, for the pacing after a restart: sendlog.py
+        elif entry.name == INDEX_FILE and _is_file(entry):
+            _check_index(report, path, now)
         elif entry.name.startswith((f".{HELD_FILE}.", f".{SENT_FILE}.")) and entry.name.endswith(
             TEMP_SUFFIX
         ):
@@ -147,6 +152,37 @@ def _check_held(report: Report, path: Path, entry: os.DirEntry[str], now: float)
             "Telegram held back, a disk fault); it finishes them as it goes, or at its next "
             "start",
             attention=False,
+        )
+
+
+def _check_index(report: Report, path: Path, now: float) -> None:
+    """The reminders' index against the chats' files (the truth): an entry for a chat
+    that owes no reminder, or a chat owing one the index does not know, disagrees."""
+    try:
+        clean, chats = read_index(path)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, DamagedFile) as e:
+        report.add(path, f"cannot be read ({e}): the bot rebuilds it from the chats at start")
+        return
+    report.files += 1
+    # As `jigaido run` plans them: the same zone and lead settings, from the environment.
+    tz = args.zone(os.environ.get("JIGAIDO_TZ"), UTC)
+    lead = os.environ.get("JIGAIDO_REMIND_LEAD", "")
+    truth = alarm.scan(
+        path.parent, int(now), int(lead) if lead.isdigit() else reminders.LEAD_SECONDS, tz
+    )
+    wrong = sorted(c for c in {*chats, *truth} if chats.get(c) != truth.get(c))
+    if wrong:
+        shown = ", ".join(str(c) for c in wrong[:5]) + (" …" if len(wrong) > 5 else "")
+        what = "the bot rebuilds it at its next start" if not clean else "stop the bot and "
+        if clean:
+            what += f"remove {path.name}: the next start rebuilds it"
+        report.add(
+            path,
+            f"disagrees with the chats' files for {len(wrong)} chats ({shown}): {what} "
+            "(reminders are always checked against the chat's file before they are sent)",
+            attention=clean,
         )
 
 
