@@ -76,7 +76,9 @@ def import_costs(trace: str) -> dict[str, int]:
 async def what_jigaido_imports() -> tuple[float, list[tuple[str, float]]]:
     """Seconds of import work the bot's start does beyond `import aiogram`, and the
     costliest of those modules."""
-    _, ours = await python("-X", "importtime", "-c", "import jigaido.__main__, jigaido.face.service")
+    _, ours = await python(
+        "-X", "importtime", "-c", "import jigaido.__main__, jigaido.face.service"
+    )
     _, theirs = await python("-X", "importtime", "-c", "import aiogram")
     base = import_costs(theirs)
     extra = {name: us for name, us in import_costs(ours).items() if name not in base}

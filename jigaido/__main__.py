@@ -18,7 +18,6 @@ from jigaido.core.errors import ConfigError
 from jigaido.face.settings import Settings, WebhookSettings, data_dir_from_env
 from jigaido.shell import datadir, logs
 
-
 RUN_ENVIRONMENT = """\
 settings, from the environment:
   BOT_TOKEN               the bot's token from @BotFather (or BOT_TOKEN_FILE: a file

@@ -532,7 +532,12 @@ class FakeBotAPI:
     def push_added_to_group(self, chat_id: int, *, by_user_id: int = DEFAULT_USER_ID) -> int:
         """Queue the my_chat_member update Telegram sends when someone adds the bot to a
         group; return its update_id."""
-        bot = {"id": self.bot_id, "is_bot": True, "first_name": "Jigaido", "username": self.username}
+        bot = {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Jigaido",
+            "username": self.username,
+        }
         return self.push_raw(
             {
                 "my_chat_member": {
