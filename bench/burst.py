@@ -104,8 +104,8 @@ async def run_pool(
     pool = Pool(Store(root), Outbox(_discard), tz=UTC, batch_max=batch_max)
     dispatcher["pool"] = pool
     start = time.perf_counter()
-    futures = await feed(bodies, bot, lambda u: dispatcher.feed_update(bot, u))
-    await asyncio.gather(*(f for f in futures if f is not None))
+    jobs = await feed(bodies, bot, lambda u: dispatcher.feed_update(bot, u))
+    await asyncio.gather(*(j.done for j in jobs if j is not None))
     elapsed = time.perf_counter() - start
     await pool.close()
     book = json.loads((root / str(GROUP) / "group.json").read_text())

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, tzinfo
 from typing import Literal, TypeVar
 
-from jigaido.core import args, render
+from jigaido.core import args, buttons, render
 from jigaido.core.errors import BadInput
 from jigaido.core.model import (
+    GROUP_FILE,
+    USER_FILE,
     Applied,
     Bounty,
     Doc,
@@ -65,6 +67,18 @@ COULD_NOT_CHECK = (
     "just now. Nothing changed; please try again in a minute."
 )
 
+# The internal request a button press becomes; its args are the button's data.
+PRESS = ":press"
+# Toasts for a press that can do nothing (SPEC 7: polite, and nothing changes).
+NOT_A_BUTTON = "I don't know this button, so I did nothing."
+OLD_BUTTON = (
+    "This button is from an older version of me and no longer works; nothing changed. "
+    "Send /bounty for a fresh list."
+)
+FOREIGN_BUTTON = "This button belongs to another chat, so nothing changed here."
+LIST_TITLES = {"group": "Bounties of this group", "private": "Your bounties"}
+NO_BOUNTIES = "No bounties yet. Add one with /add &lt;text&gt; [link] [due]."
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -83,12 +97,25 @@ class Request:
     # request was queued (see `needs_admin`): None when it did not ask or Telegram could
     # not say. An anonymous admin (writing as the group itself) is one.
     admin: bool | None = None
+    # A press (command PRESS): the callback query to answer with a toast; `message_id`
+    # is then the pressed message, the one to edit.
+    callback_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     messages: tuple[str, ...]
     changed: Mapping[FileKey, Doc] = field(default_factory=dict)
+    # Buttons under the last of `messages` (a card, a paged list's first page) ...
+    keyboard: buttons.Keyboard = ()
+    # ... and what `messages` become when the sender merges them with other answers: a
+    # merged message carries no buttons, so a paged list is then all its pages, as
+    # messages of their own. None: the same texts, without the buttons.
+    merged: tuple[str, ...] | None = None
+    # A press's answers: the presser's toast (None: not a press) and what becomes of
+    # the pressed message (None: it stays as it is).
+    toast: str | None = None
+    edit: buttons.Edit | None = None
 
 
 def needs_admin(req: Request) -> bool:
@@ -96,10 +123,15 @@ def needs_admin(req: Request) -> bool:
     `req`: a group action an admin may take on others' bounties, or setting the zone."""
     if req.kind != "group" or req.user_id is None or req.admin is not None:
         return False
+    if req.command == PRESS:
+        pressed = buttons.decode(req.args)
+        return isinstance(pressed, buttons.Press) and pressed.verb in MODERATED
     return req.command in MODERATED or (req.command == "timezone" and bool(req.args.strip()))
 
 
 def files_needed(req: Request) -> tuple[FileKey, ...]:
+    if req.command == PRESS:
+        return _press_files(req)
     if req.command in ("help", GREET):
         return ()
     if req.kind == "private":
@@ -115,6 +147,8 @@ def files_needed(req: Request) -> tuple[FileKey, ...]:
 def execute(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinfo) -> Outcome:
     """Apply `req` to `docs` (None: the file does not exist yet). `tz` is the bot's zone,
     for a chat that has not set its own."""
+    if req.command == PRESS:
+        return _press(req, docs, now, tz)
     records = {k: find_applied(d, req.update_id, now) for k, d in docs.items()}
     done = next((r for r in records.values() if r is not None), None)
     if done is not None and all(r is not None for r in records.values()):
@@ -128,9 +162,11 @@ def execute(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzin
     if not outcome.changed:
         return outcome
     [answer] = outcome.messages  # a command that changes a file answers in one message
-    return Outcome(
-        outcome.messages,
-        {k: with_applied(d, req.update_id, now, answer) for k, d in outcome.changed.items()},
+    return replace(
+        outcome,
+        changed={
+            k: with_applied(d, req.update_id, now, answer) for k, d in outcome.changed.items()
+        },
     )
 
 
@@ -191,9 +227,9 @@ def _personal(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tz
         )
         return Outcome((greeting,), {} if found is not None else {key: book})
     if cmd == "bounty":
-        return _bounty(req, book, "Your bounties", now, zone, in_group=False)
+        return _bounty(req, book, now, zone, in_group=False)
     if cmd == "my":
-        return Outcome(tuple(_list("Your bounties", book.bounties, now, zone)))
+        return _first_page(_all_mine(book), req.chat_id, "mine", None, now, zone)
     if cmd == "timezone":
         return _timezone(req, key, book, tz, now, in_group=False)
     if cmd in ("done", "reopen"):
@@ -215,7 +251,7 @@ def _group(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinf
         )
         return Outcome((greeting,), {} if found is not None else {key: book})
     if cmd == "bounty":
-        return _bounty(req, book, "Bounties of this group", now, zone, in_group=True)
+        return _bounty(req, book, now, zone, in_group=True)
     if cmd == "timezone":
         return _timezone(req, key, book, tz, now, in_group=True)
     # An anonymous admin's "name" is the group's title: no one to credit by name.
@@ -251,11 +287,7 @@ def _tracking(
     tfound = docs.get(tkey)
     tracks = tfound if isinstance(tfound, TrackList) else TrackList(user_id=user_id)
     if req.command == "my":
-        by_id = {b.id: b for b in book.bounties}
-        mine = [by_id[i] for i in tracks.tracked if i in by_id]
-        if not mine:
-            return Outcome(("You track no bounties here yet. Track one with /track &lt;id&gt;.",))
-        return Outcome(tuple(_list("Bounties you track", mine, now, zone)))
+        return _first_page(_tracked(book, tracks), req.chat_id, "mine", user_id, now, zone)
     bounty_id = args.parse_id(req.args)
     if req.command == "track":
         bounty = _find(book.bounties, bounty_id)
@@ -314,7 +346,8 @@ def _change_book(
         )
         new = replace(book, next_id=book.next_id + 1, bounties=(*book.bounties, bounty))
         read_from = parsed.due.words if parsed.due else None
-        return Outcome((_added(bounty, now, tz, read_from),), {key: new})
+        keyboard = buttons.card_keyboard(bounty, req.chat_id, in_group=sender is not None)
+        return Outcome((_added(bounty, now, tz, read_from),), {key: new}, keyboard=keyboard)
     if req.command == "edit":
         edit = args.parse_edit(req.args, _local(now, tz))
         old = _find(book.bounties, edit.id)
@@ -452,25 +485,13 @@ def _check_may(b: Bounty, sender: _Sender | None, what: str, *, claimer: bool = 
     raise BadInput(f"Only {who} or an admin of this group can {what} (bounty #{b.id}).")
 
 
-def _bounty(
-    req: Request, book: Book, title: str, now: int, tz: tzinfo, *, in_group: bool
-) -> Outcome:
+def _bounty(req: Request, book: Book, now: int, tz: tzinfo, *, in_group: bool) -> Outcome:
     """/bounty: the open ones; /bounty done: the recently done; /bounty <id>: a card."""
     raw = req.args.strip()
     if not raw:
-        open_ones = [b for b in book.bounties if not b.done]
-        if not open_ones and any(b.done for b in book.bounties):
-            empty = "No open bounties: everything is done (see /bounty done). Add one with /add."
-            return Outcome((empty,))
-        return Outcome(tuple(_list(title, open_ones, now, tz)))
+        return _first_page(_open_list(book, req.kind), req.chat_id, "open", None, now, tz)
     if raw.lower() == "done":
-        since = now - DONE_DAYS * 86400
-        recent = [b for b in book.bounties if b.done and (b.done_at or 0) >= since]
-        if not recent:
-            return Outcome((f"Nothing was marked done in the last {DONE_DAYS} days.",))
-        recent.sort(key=lambda b: (-(b.done_at or 0), b.id))
-        shown = f"Done in the last {DONE_DAYS} days"
-        return Outcome(tuple(render.render_list(shown, recent, now, tz, empty="", keep_order=True)))
+        return _first_page(_done_list(book, now), req.chat_id, "done", None, now, tz)
     try:
         bounty_id = args.parse_id(raw)
     except BadInput:
@@ -478,8 +499,185 @@ def _bounty(
             "Use /bounty for the open bounties, /bounty done for the recently done, "
             "or /bounty <id> (like /bounty 3) for one of them."
         ) from None
-    card = render.bounty_card(_find(book.bounties, bounty_id), now, tz, in_group=in_group)
-    return Outcome(tuple(render.split_messages([card])))
+    found = _find(book.bounties, bounty_id)
+    card = render.bounty_card(found, now, tz, in_group=in_group)
+    keyboard = buttons.card_keyboard(found, req.chat_id, in_group=in_group)
+    return Outcome(tuple(render.split_messages([card])), keyboard=keyboard)
+
+
+# --- lists, paged ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """A list as a command shows it, and as its page buttons find it again."""
+
+    title: str
+    bounties: tuple[Bounty, ...]  # in the order shown
+    empty: str  # the whole answer when there are none
+
+
+def _open_list(book: GroupBook | UserBook, kind: ChatKind) -> _Listed:
+    open_ones = [b for b in book.bounties if not b.done]
+    empty = NO_BOUNTIES
+    if any(b.done for b in book.bounties):
+        empty = "No open bounties: everything is done (see /bounty done). Add one with /add."
+    return _Listed(LIST_TITLES[kind], tuple(_open_then_done(open_ones)), empty)
+
+
+def _done_list(book: GroupBook | UserBook, now: int) -> _Listed:
+    since = now - DONE_DAYS * 86400
+    recent = [b for b in book.bounties if b.done and (b.done_at or 0) >= since]
+    recent.sort(key=lambda b: (-(b.done_at or 0), b.id))
+    empty = f"Nothing was marked done in the last {DONE_DAYS} days."
+    return _Listed(f"Done in the last {DONE_DAYS} days", tuple(recent), empty)
+
+
+def _all_mine(book: GroupBook | UserBook) -> _Listed:
+    """A DM's /my: every personal bounty, the done ones last."""
+    return _Listed("Your bounties", tuple(_open_then_done(book.bounties)), NO_BOUNTIES)
+
+
+def _tracked(book: GroupBook, tracks: Doc | None) -> _Listed:
+    """A group's /my: the bounties one user tracks there, the done ones last."""
+    by_id = {b.id: b for b in book.bounties}
+    ids = tracks.tracked if isinstance(tracks, TrackList) else ()
+    mine = [by_id[i] for i in ids if i in by_id]
+    empty = "You track no bounties here yet. Track one with /track &lt;id&gt;."
+    return _Listed("Bounties you track", tuple(_open_then_done(mine)), empty)
+
+
+def _first_page(
+    listed: _Listed,
+    chat_id: int,
+    name: buttons.ListName,
+    owner: int | None,
+    now: int,
+    tz: tzinfo,
+) -> Outcome:
+    """A list as one message: its first page, with ▶ when there are more. Merged with
+    other answers (no buttons then) it is every page, as the list was before pages."""
+    if not listed.bounties:
+        return Outcome((listed.empty,))
+    shown = buttons.pages(listed.title, list(listed.bounties), now, tz)
+    if len(shown) == 1:
+        return Outcome((shown[0],))
+    whole = render.render_list(listed.title, listed.bounties, now, tz, empty="", keep_order=True)
+    keyboard = buttons.page_keyboard(chat_id, name, 1, len(shown), owner)
+    return Outcome((shown[0],), keyboard=keyboard, merged=tuple(whole))
+
+
+def _page(
+    listed: _Listed,
+    chat_id: int,
+    name: buttons.ListName,
+    owner: int | None,
+    page: int,
+    now: int,
+    tz: tzinfo,
+) -> buttons.Edit:
+    """Page `page` of the list as it is now: a list that changed since its message was
+    sent shows the page that is there (the last, if it shrank)."""
+    if not listed.bounties:
+        return buttons.Edit(listed.empty)
+    shown = buttons.pages(listed.title, list(listed.bounties), now, tz)
+    if len(shown) == 1:
+        return buttons.Edit(shown[0])
+    k = buttons.clamp(page, len(shown))
+    return buttons.Edit(shown[k - 1], buttons.page_keyboard(chat_id, name, k, len(shown), owner))
+
+
+# --- presses --------------------------------------------------------------------------
+
+
+def _press_files(req: Request) -> tuple[FileKey, ...]:
+    pressed = buttons.decode(req.args)
+    if isinstance(pressed, buttons.Unreadable):
+        return ()
+    if req.kind == "private":
+        return (FileKey.user(req.chat_id),)
+    keys = [FileKey.group(req.chat_id)]
+    if isinstance(pressed, buttons.Press) and pressed.verb == "track" and req.user_id is not None:
+        keys.append(FileKey.tracking(req.chat_id, req.user_id))
+    if isinstance(pressed, buttons.Page) and pressed.owner is not None:
+        keys.append(FileKey.tracking(req.chat_id, pressed.owner))
+    return tuple(keys)
+
+
+def _press(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinfo) -> Outcome:
+    """A button pressed. Its data is read, never trusted: data the bot did not make, or
+    made for another chat, gets a toast and changes nothing. A card's button is the
+    command it names, applied for the presser (their rights, the same dedupe records);
+    a page button shows that page of the list as it is now."""
+    pressed = buttons.decode(req.args)
+    if isinstance(pressed, buttons.Unreadable):
+        return Outcome((), toast=OLD_BUTTON if pressed.old else NOT_A_BUTTON)
+    private = req.kind == "private"
+    key = FileKey.user(req.chat_id) if private else FileKey.group(req.chat_id)
+    found = docs.get(key)
+    book: GroupBook | UserBook
+    if private:
+        book = found if isinstance(found, UserBook) else UserBook(user_id=req.chat_id)
+    else:
+        book = found if isinstance(found, GroupBook) else GroupBook(group_id=req.chat_id)
+    # A card sent before the group became a supergroup names the group's old id.
+    moved_from = book.migrated_from if isinstance(book, GroupBook) else ()
+    if pressed.chat_id != req.chat_id and pressed.chat_id not in moved_from:
+        return Outcome((), toast=FOREIGN_BUTTON)
+    zone = args.zone(book.tz, tz)
+    if isinstance(pressed, buttons.Press):
+        return _press_card(req, pressed, docs, book, now, tz, zone)
+    if pressed.name == "mine" and (pressed.owner is None) != private:
+        return Outcome((), toast=NOT_A_BUTTON)  # a DM's list has no owner, a group's has
+    if pressed.name == "open":
+        listed = _open_list(book, req.kind)
+    elif pressed.name == "done":
+        listed = _done_list(book, now)
+    elif isinstance(book, GroupBook) and pressed.owner is not None:
+        listed = _tracked(book, docs.get(FileKey.tracking(req.chat_id, pressed.owner)))
+    else:
+        listed = _all_mine(book)
+    edit = _page(listed, req.chat_id, pressed.name, pressed.owner, pressed.page, now, zone)
+    return Outcome((), toast="", edit=edit)
+
+
+def _press_card(
+    req: Request,
+    pressed: buttons.Press,
+    docs: Mapping[FileKey, Doc | None],
+    book: GroupBook | UserBook,
+    now: int,
+    tz: tzinfo,
+    zone: tzinfo,
+) -> Outcome:
+    """Claim, Unclaim, Done, Reopen or Track / Untrack on a card, and the card again."""
+    in_group = isinstance(book, GroupBook)
+    old = next((b for b in book.bounties if b.id == pressed.bounty_id), None)
+    if old is None and pressed.bounty_id < book.next_id:
+        # Its buttons can do nothing any more: they go, the card's text stays.
+        gone = f"Bounty #{pressed.bounty_id} was deleted, so nothing changed."
+        return Outcome((), toast=gone, edit=buttons.Edit(None))
+    if old is None:
+        return Outcome((), toast=f"There is no bounty #{pressed.bounty_id} here; nothing changed.")
+    command: str = pressed.verb
+    if command == "track":
+        # Whichever the presser needs, decided by their tracking file: it is written
+        # after group.json, so a redelivery after a crash between them decides the same.
+        tracks = docs.get(FileKey.tracking(req.chat_id, req.user_id or 0))
+        tracking = isinstance(tracks, TrackList) and old.id in tracks.tracked
+        command = "untrack" if tracking else "track"
+    done = execute(replace(req, command=command, args=str(old.id)), docs, now, tz)
+    after = done.changed.get(FileKey(req.chat_id, GROUP_FILE if in_group else USER_FILE))
+    bounties = after.bounties if isinstance(after, GroupBook | UserBook) else book.bounties
+    new = next((b for b in bounties if b.id == old.id), old)
+    card = buttons.card_text(new, now, zone, in_group=in_group)
+    keyboard = buttons.card_keyboard(new, req.chat_id, in_group=in_group)
+    return Outcome(
+        (),
+        done.changed,
+        toast=buttons.toast("\n".join(done.messages)),
+        edit=buttons.Edit(card, keyboard),
+    )
 
 
 def _timezone(
@@ -650,12 +848,6 @@ def _open_then_done(bounties: Sequence[Bounty]) -> list[Bounty]:
     return [*open_ones, *done]
 
 
-def _list(title: str, bounties: Sequence[Bounty], now: int, tz: tzinfo) -> list[str]:
-    empty = "No bounties yet. Add one with /add &lt;text&gt; [link] [due]."
-    ordered = _open_then_done(bounties)
-    return render.render_list(title, ordered, now, tz, empty=empty, keep_order=True)
-
-
 def _find(bounties: tuple[Bounty, ...], bounty_id: int) -> Bounty:
     for b in bounties:
         if b.id == bounty_id:
@@ -734,6 +926,7 @@ __all__ = [
     "GROUP_COMMANDS",
     "MIGRATE",
     "MODERATED",
+    "PRESS",
     "PRIVATE_COMMANDS",
     "Outcome",
     "Request",

@@ -45,6 +45,13 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def plain(html_text: str) -> str:
+    """What a reader sees of `html_text`: tags dropped, entities decoded, no word joiners
+    (a toast, say, which mentions no one)."""
+    text = _ENTITY.sub(lambda m: html.unescape(m.group()), _TAG.sub("", html_text))
+    return text.replace(_WORD_JOINER, "")
+
+
 def format_due(ts: int, all_day: bool, tz: tzinfo) -> str:
     """`ts` as the chat's calendar day, with the time unless `all_day`; the raw number,
     marked, when no date can be shown for it."""

@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from jigaido.core.render import MESSAGE_LIMIT
@@ -173,6 +173,7 @@ class OfflineAPI:
             "getMe": lambda _form: BOT_USER,
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
             "answerCallbackQuery": self._answer_callback_query,
             "getChatAdministrators": self._get_chat_administrators,
             # Accepted and without effect here: nothing to show for them.
@@ -231,6 +232,9 @@ class OfflineAPI:
         try:
             return 200, {"ok": True, "result": handler(form)}
         except _Refused as e:
+            if e.description == _NOT_MODIFIED:
+                # A phone shows nothing, and there is nothing to explain: it is as it was.
+                return e.code, {"ok": False, "error_code": e.code, "description": e.description}
             return self.refuse(method, form, e.code, e.description)
 
     def refuse(
@@ -256,6 +260,28 @@ class OfflineAPI:
         return posted.as_json()
 
     def _edit_message_text(self, form: Mapping[str, str]) -> dict[str, Any]:
+        posted = self._editable(form)
+        text, html = self._text(form)
+        keyboard, markup = _keyboard(form.get("reply_markup"))
+        if (text, html, markup) == (posted.text, posted.html, posted.markup):
+            raise _Refused(400, _NOT_MODIFIED)
+        posted.text, posted.html, posted.keyboard, posted.markup = text, html, keyboard, markup
+        self.show(Shown("edited", posted.chat, text, html, None, keyboard, posted.message_id))
+        return posted.as_json()
+
+    def _edit_message_reply_markup(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """The buttons alone; without a reply_markup, the message loses its buttons."""
+        posted = self._editable(form)
+        keyboard, markup = _keyboard(form.get("reply_markup"))
+        if markup == posted.markup:
+            raise _Refused(400, _NOT_MODIFIED)
+        posted.keyboard, posted.markup = keyboard, markup
+        shown = Shown("edited", posted.chat, posted.text, posted.html, None, keyboard)
+        self.show(replace(shown, message_id=posted.message_id))
+        return posted.as_json()
+
+    def _editable(self, form: Mapping[str, str]) -> Posted:
+        """The bot's message an edit names, as Telegram finds it or refuses."""
         if "inline_message_id" in form:
             raise _Refused(400, "Bad Request: jigaido try has no inline messages")
         chat = self._chat(form)
@@ -264,18 +290,7 @@ class OfflineAPI:
             raise _Refused(400, "Bad Request: message to edit not found")
         if not posted.by_bot:
             raise _Refused(400, "Bad Request: message can't be edited")
-        text, html = self._text(form)
-        keyboard, markup = _keyboard(form.get("reply_markup"))
-        if (text, html, markup) == (posted.text, posted.html, posted.markup):
-            raise _Refused(
-                400,
-                "Bad Request: message is not modified: specified new message content and "
-                "reply markup are exactly the same as a current content and reply markup "
-                "of the message",
-            )
-        posted.text, posted.html, posted.keyboard, posted.markup = text, html, keyboard, markup
-        self.show(Shown("edited", chat, text, html, None, keyboard, posted.message_id))
-        return posted.as_json()
+        return posted
 
     def _answer_callback_query(self, form: Mapping[str, str]) -> bool:
         query_id = form.get("callback_query_id", "")
@@ -334,6 +349,12 @@ class OfflineAPI:
         chats' files remember the update ids they applied, so one must never repeat."""
         self._last_update_id = max(self._last_update_id + 1, int(self.clock() * 1_000_000))
         return self._last_update_id
+
+
+_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
 
 
 def _keyboard(raw: str | None) -> tuple[Keyboard, dict[str, Any] | None]:

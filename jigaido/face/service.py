@@ -256,7 +256,8 @@ async def run(settings: Settings) -> None:
         await telegram.register_menus(bot)
         await intro.describe(bot)
 
-        outbox = Outbox.for_telegram(telegram.make_sender(bot))
+        sender = telegram.make_sender(bot)
+        outbox = Outbox.for_telegram(sender, buttons=sender)
         # Asked by the router before a moderator action is queued, never by a worker.
         admins = Admins(telegram.make_admin_fetcher(bot))
         core = wire(username, settings.data_dir, settings.tz, outbox, admins, settings.idle_seconds)

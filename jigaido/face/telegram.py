@@ -3,8 +3,11 @@ answer becomes a `sendMessage`."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 
 from aiogram import Bot, Dispatcher, Router
@@ -23,6 +26,9 @@ from aiogram.types import (
     BotCommand,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
     ReplyParameters,
@@ -30,15 +36,20 @@ from aiogram.types import (
 )
 
 from jigaido.core import args
-from jigaido.core.commands import GROUP_COMMANDS, MIGRATE, ChatKind, Request, needs_admin
+from jigaido.core.buttons import Keyboard
+from jigaido.core.commands import GROUP_COMMANDS, MIGRATE, PRESS, ChatKind, Request, needs_admin
 from jigaido.core.errors import AdminsUnknown, ChatMoved, RetryLater, Undeliverable
 from jigaido.face.admins import FETCH_TIMEOUT, Admins, Fetch
-from jigaido.shell.outbox import SendFunc
 from jigaido.shell.pool import Job, Pool
 
 log = logging.getLogger(__name__)
 
 router = Router(name="jigaido")
+
+# A press on a message that is in none of the chats the bot serves (an inline message):
+# answered at once, in the poller's time, so never for long.
+NOT_HERE = "This button works only in the chat I sent it to."
+NOT_HERE_SECONDS = 3.0
 
 GROUP_MENU = [
     BotCommand(command="bounty", description="Open bounties; or: done, or an id for its card"),
@@ -87,6 +98,61 @@ async def on_message(
         assert request.user_id is not None
         request = replace(request, admin=await admins.is_admin(request.chat_id, request.user_id))
     return await pool.submit(request)
+
+
+@router.callback_query()
+async def on_press(
+    query: CallbackQuery,
+    event_update: Update,
+    pool: Pool,
+    admins: Admins | None = None,
+) -> Job | None:
+    """A button pressed: an update like a command, for its chat's worker to apply once
+    and answer (a toast, then the message edited). Its clock starts now: a press its
+    worker cannot take in time is answered busy rather than left spinning."""
+    arrived = asyncio.get_running_loop().time()
+    request = to_press(query, event_update.update_id)
+    if request is None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(NOT_HERE_SECONDS):
+                await pool.outbox.toast(query.id, NOT_HERE, within=NOT_HERE_SECONDS)
+        return None
+    if admins is not None and needs_admin(request):
+        assert request.user_id is not None
+        request = replace(request, admin=await admins.is_admin(request.chat_id, request.user_id))
+    return await pool.submit(request, arrived=arrived)
+
+
+def to_press(query: CallbackQuery, update_id: int) -> Request | None:
+    """The request a press becomes: the pressed message's chat and id, the presser, the
+    button's data as it came (the core reads it, trusting nothing). None for a message
+    in no group or private chat of the bot's (an inline message, a channel post)."""
+    message = query.message
+    if message is None:
+        return None
+    chat = message.chat
+    if chat.type == "private":
+        kind: ChatKind = "private"
+    elif chat.type in ("group", "supergroup"):
+        kind = "group"
+    else:
+        return None
+    topic = None
+    if isinstance(message, Message) and message.is_topic_message:
+        topic = message.message_thread_id
+    user = query.from_user
+    return Request(
+        update_id=update_id,
+        chat_id=chat.id,
+        kind=kind,
+        user_id=user.id,
+        message_id=message.message_id,
+        command=PRESS,
+        args=_valid_unicode(query.data or ""),
+        thread_id=topic,
+        user_name=user.full_name,
+        callback_id=query.id,
+    )
 
 
 async def feed(dispatcher: Dispatcher, bot: Bot, update: Update) -> Job | None:
@@ -184,57 +250,139 @@ def make_admin_fetcher(bot: Bot) -> Fetch:
 _DATE_TIME_TAG = re.compile(r"</?tg-time\b[^>]*>")
 
 
-def make_sender(bot: Bot) -> SendFunc:
-    """A send function for the outbox that speaks in jigaido's errors, not aiogram's."""
-    no_preview = LinkPreviewOptions(is_disabled=True)
+# An edit Telegram cannot make because the message is gone or no longer the bot's to
+# edit: an everyday event (a deleted card), not a bug. ("message is not modified" is
+# a success: the message already shows what it should.)
+_EDIT_GONE = ("message to edit not found", "message can't be edited", "MESSAGE_ID_INVALID")
+# A toast Telegram no longer takes: the press's query expired or was answered already.
+_QUERY_GONE = ("query is too old", "QUERY_ID_INVALID")
 
-    async def send_once(
-        chat_id: int, text: str, reply_to: int | None, thread_id: int | None
-    ) -> None:
-        await bot.send_message(
-            chat_id=chat_id,
-            text=text,
-            parse_mode="HTML",
-            link_preview_options=no_preview,
-            message_thread_id=thread_id,
-            reply_parameters=(
-                ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
-                if reply_to is not None
-                else None
-            ),
-        )
 
-    async def send_html(
-        chat_id: int, text: str, reply_to: int | None, thread_id: int | None
+class Sender:
+    """The outbox's way to Telegram (its SendFunc, and its Buttons): messages with or
+    without buttons, edits and toasts, speaking in jigaido's errors, not aiogram's."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.no_preview = LinkPreviewOptions(is_disabled=True)
+
+    async def __call__(
+        self, chat_id: int, text: str, reply_to: int | None, thread_id: int | None
     ) -> None:
-        try:
-            await send_once(chat_id, text, reply_to, thread_id)
-        except TelegramBadRequest as e:
-            plain = _DATE_TIME_TAG.sub("", text)
-            if "ENTITY_DATE" not in str(e) or plain == text:
+        await self.send(chat_id, text, reply_to, thread_id, ())
+
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        reply_to: int | None,
+        thread_id: int | None,
+        keyboard: Keyboard,
+    ) -> None:
+        async def once(html: str) -> None:
+            await self.bot.send_message(
+                chat_id=chat_id,
+                text=html,
+                parse_mode="HTML",
+                link_preview_options=self.no_preview,
+                message_thread_id=thread_id,
+                reply_parameters=(
+                    ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+                    if reply_to is not None
+                    else None
+                ),
+                reply_markup=_markup(keyboard),
+            )
+
+        with _our_errors():
+            await _without_dates_if_refused(once, chat_id, text)
+
+    async def edit(
+        self, chat_id: int, message_id: int, text: str | None, keyboard: Keyboard
+    ) -> None:
+        async def once(html: str) -> None:
+            await self.bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=message_id,
+                text=html,
+                parse_mode="HTML",
+                link_preview_options=self.no_preview,
+                reply_markup=_markup(keyboard),
+            )
+
+        with _our_errors():
+            try:
+                if text is None:
+                    await self.bot.edit_message_reply_markup(
+                        chat_id=chat_id, message_id=message_id, reply_markup=_markup(keyboard)
+                    )
+                else:
+                    await _without_dates_if_refused(once, chat_id, text)
+            except TelegramBadRequest as e:
+                if "message is not modified" in str(e):
+                    return
+                if any(gone in str(e) for gone in _EDIT_GONE):
+                    raise Undeliverable(str(e), shut_out=True) from e
                 raise
-            log.info("chat %s: Telegram refused a date_time entity (%s); sent without", chat_id, e)
-            await send_once(chat_id, plain, reply_to, thread_id)
 
-    async def send(chat_id: int, text: str, reply_to: int | None, thread_id: int | None) -> None:
-        try:
-            await send_html(chat_id, text, reply_to, thread_id)
-        except TelegramRetryAfter as e:
-            raise RetryLater(e.retry_after, "Telegram asked to slow down", is_flood=True) from e
-        except TelegramMigrateToChat as e:
-            raise ChatMoved(e.migrate_to_chat_id) from e
-        except (TelegramNetworkError, TelegramServerError, TimeoutError) as e:
-            raise RetryLater(1.0, str(e), is_flood=False) from e
-        except TelegramForbiddenError as e:
-            raise Undeliverable(str(e), shut_out=True) from e
-        except (
-            TelegramBadRequest,
-            TelegramNotFound,
-            TelegramUnauthorizedError,
-        ) as e:
-            raise Undeliverable(str(e)) from e
+    async def toast(self, query_id: str, text: str) -> None:
+        with _our_errors():
+            try:
+                await self.bot.answer_callback_query(query_id, text=text or None)
+            except TelegramBadRequest as e:
+                if any(gone in str(e) for gone in _QUERY_GONE):
+                    raise Undeliverable(str(e), shut_out=True) from e
+                raise
 
-    return send
+
+def make_sender(bot: Bot) -> Sender:
+    """The outbox's send function, which is also its way to buttons, edits and toasts."""
+    return Sender(bot)
+
+
+def _markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+    """None for no buttons: an edit without a markup takes the message's buttons off."""
+    if not keyboard:
+        return None
+    rows = [
+        [InlineKeyboardButton(text=b.text, callback_data=b.data) for b in row] for row in keyboard
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def _without_dates_if_refused(
+    call: Callable[[str], Awaitable[None]], chat_id: int, text: str
+) -> None:
+    """`call(text)`; if Telegram refuses a date_time entity in it, `call` it without."""
+    try:
+        await call(text)
+    except TelegramBadRequest as e:
+        plain = _DATE_TIME_TAG.sub("", text)
+        if "ENTITY_DATE" not in str(e) or plain == text:
+            raise
+        log.info("chat %s: Telegram refused a date_time entity (%s); sent without", chat_id, e)
+        await call(plain)
+
+
+@contextlib.contextmanager
+def _our_errors() -> Iterator[None]:
+    """aiogram's exceptions as the outbox's: retry later, the chat moved, or never."""
+    try:
+        yield
+    except TelegramRetryAfter as e:
+        raise RetryLater(e.retry_after, "Telegram asked to slow down", is_flood=True) from e
+    except TelegramMigrateToChat as e:
+        raise ChatMoved(e.migrate_to_chat_id) from e
+    except (TelegramNetworkError, TelegramServerError, TimeoutError) as e:
+        raise RetryLater(1.0, str(e), is_flood=False) from e
+    except TelegramForbiddenError as e:
+        raise Undeliverable(str(e), shut_out=True) from e
+    except (
+        TelegramBadRequest,
+        TelegramNotFound,
+        TelegramUnauthorizedError,
+    ) as e:
+        raise Undeliverable(str(e)) from e
 
 
 async def register_menus(bot: Bot) -> None:

@@ -64,7 +64,8 @@ async def run(data_dir: Path, tz: tzinfo, screen: Terminal) -> None:
         # the real bot keeps a group's list for up to 10 minutes.
         admins = Admins(telegram.make_admin_fetcher(bot), ttl=0.0)
         # Wired as service.run wires it, the outbox aside (see the module's docstring).
-        outbox = Outbox(telegram.make_sender(bot))
+        sender = telegram.make_sender(bot)
+        outbox = Outbox(sender, buttons=sender)
         core = service.wire(me.username or "", data_dir, tz, outbox, admins)
         chat = TryChat(
             api, bot, core.dispatcher, screen, data_dir=data_dir, leaving=leaving,

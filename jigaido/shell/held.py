@@ -264,6 +264,9 @@ def _request(obj: Mapping[str, Any]) -> Request:
     admin = obj.get("admin")  # absent in files of versions before admins were asked
     if admin is not None and not isinstance(admin, bool):
         raise DamagedFile("a request with a bad admin flag")
+    callback_id = obj.get("callback_id")  # a press's; absent in files before buttons
+    if callback_id is not None and not isinstance(callback_id, str):
+        raise DamagedFile("a request with a bad callback query id")
     return Request(
         update_id=obj["update_id"],
         chat_id=obj["chat_id"],
@@ -275,6 +278,7 @@ def _request(obj: Mapping[str, Any]) -> Request:
         thread_id=obj.get("thread_id"),
         user_name=user_name,
         admin=admin,
+        callback_id=callback_id,
     )
 
 

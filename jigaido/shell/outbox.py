@@ -18,6 +18,15 @@ said once, naming everyone who asked. A merged message replies to the oldest com
 it answers, and the next one waits a second so it gathers what comes meanwhile. An
 answer counts as delivered only once the message carrying it was sent.
 
+A message may carry buttons (a card, a paged list). A merged message cannot: a card
+merged with other answers goes without its buttons (`/bounty <id>` shows them again),
+and a paged list goes as every page (`Reply.merged`), as lists went before pages. An
+edit of a message (a press's card or page) counts in its chat's windows like a message
+and waits its turn, but is never merged; a newer edit of the same message replaces one
+not yet sent, so a burst of presses on one card costs one edit. A toast (the answer to
+a press, shown to the presser alone) goes to no chat: it waits for no window and
+counts in none, since Telegram wants it within seconds of the press.
+
 Nothing is kept per chat once it has nothing to send and its windows have emptied.
 """
 
@@ -32,7 +41,9 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
+from jigaido.core.buttons import Keyboard
 from jigaido.core.errors import ChatMoved, RetryLater, Undeliverable
 from jigaido.core.render import MESSAGE_LIMIT, escape, split_messages, visible_length
 
@@ -47,6 +58,9 @@ NETWORK_ATTEMPTS = 12
 MAX_BACKOFF = 30.0
 # How often chats with nothing to send and empty windows are forgotten.
 PRUNE_SECONDS = 5.0
+# How long a toast is retried (network errors, a 429): Telegram drops a press's query
+# about 15 s after the press, and a toast after that is refused anyway.
+TOAST_SECONDS = 10.0
 
 _SEP = "\n\n"  # between the answers of a merged message, as split_messages joins them
 
@@ -110,6 +124,16 @@ class Reply:
     thread_id: int | None = None  # the forum topic the command came from
     command: str = ""  # the command answered, named when answers are merged
     user_name: str | None = None  # who sent it (groups), named when answers are merged
+    keyboard: Keyboard = ()  # buttons under the last of `texts`, when it goes unmerged
+    merged: tuple[str, ...] | None = None  # `texts` in a merged message (None: the same)
+    # An edit of this message of the chat (the bot's): `texts` is its new text, or ()
+    # to change only its buttons to `keyboard`.
+    edit_of: int | None = None
+
+    @property
+    def parts(self) -> int:
+        """The messages it takes to send (an edit is one, even of the buttons alone)."""
+        return 1 if self.edit_of is not None else len(self.texts)
 
 
 # chat_id, HTML text, message to reply to, forum topic. Raises RetryLater, ChatMoved
@@ -117,20 +141,47 @@ class Reply:
 SendFunc = Callable[[int, str, int | None, int | None], Awaitable[None]]
 
 
+class Buttons(Protocol):
+    """What the outbox needs from the face for buttons, with SendFunc's errors. An edit
+    that changes nothing ("message is not modified") is a success."""
+
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        reply_to: int | None,
+        thread_id: int | None,
+        keyboard: Keyboard,
+    ) -> None:
+        """sendMessage with an inline keyboard."""
+
+    async def edit(
+        self, chat_id: int, message_id: int, text: str | None, keyboard: Keyboard
+    ) -> None:
+        """editMessageText (or, for text None, editMessageReplyMarkup); () removes the buttons."""
+
+    async def toast(self, query_id: str, text: str) -> None:
+        """answerCallbackQuery; an empty text shows nothing, it only ends the spinner."""
+
+
 class Outbox:
     """The one way answers leave the bot. `Outbox(send)` keeps no limits and never
-    merges (what tests of other parts use); the bot runs `Outbox.for_telegram(send)`."""
+    merges (what tests of other parts use); the bot runs `Outbox.for_telegram(send)`.
+    Without `buttons`, messages go without their buttons, and edits and toasts are
+    dropped as done."""
 
     def __init__(
         self,
         send: SendFunc,
         *,
+        buttons: Buttons | None = None,
         limits: Limits = UNLIMITED,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         prune_seconds: float = PRUNE_SECONDS,
     ) -> None:
         self._send = send
+        self._buttons = buttons
         self._limits = limits
         self._clock = clock
         self._sleep = sleep
@@ -146,11 +197,13 @@ class Outbox:
         self.failed = 0  # answers given up
         self.merged = 0  # answers that went out merged with others
         self.floods = 0  # 429s received
+        self.edits = 0  # edits sent
+        self.toasts = 0  # toasts sent
 
     @classmethod
-    def for_telegram(cls, send: SendFunc) -> Outbox:
+    def for_telegram(cls, send: SendFunc, buttons: Buttons | None = None) -> Outbox:
         """An outbox that keeps Telegram's limits and merges bursts."""
-        return cls(send, limits=TELEGRAM)
+        return cls(send, buttons=buttons, limits=TELEGRAM)
 
     @property
     def chats(self) -> int:
@@ -162,9 +215,53 @@ class Outbox:
         can be merged while the first ones wait; pass what this returns to `deliver`."""
         chat = self._chat(reply.chat_id)
         ticket = Ticket(chat, reply, self._clock())
+        if reply.edit_of is not None and self._buttons is None:
+            ticket.outcome = True  # nowhere to edit: a stand-in outbox of a test
+            return ticket
+        if reply.edit_of is not None:
+            self._supersede(chat, ticket)
         chat.backlog.append(ticket)
-        self._count(chat, len(reply.texts))
+        self._count(chat, reply.parts)
         return ticket
+
+    def _supersede(self, chat: _Chat, ticket: Ticket) -> None:
+        """An edit not yet sent of the same message is replaced by `ticket`, which
+        settles it too: only the newest content of a message matters."""
+        for i, old in enumerate(chat.backlog):
+            if old.reply.edit_of == ticket.reply.edit_of and not old.sending:
+                del chat.backlog[i]
+                self._count(chat, -old.reply.parts)
+                ticket.superseded = (*old.superseded, old)
+                return
+
+    async def toast(
+        self, query_id: str | None, text: str, *, within: float = TOAST_SECONDS
+    ) -> bool:
+        """Answer a press's callback query now, in no chat's turn: True once Telegram
+        took it; False when it refused it (the query is too old) or `within` seconds of
+        retries did not get it there."""
+        if self._buttons is None or query_id is None:
+            return False
+        give_up = self._clock() + within
+        failures = 0
+        while True:
+            try:
+                await self._buttons.toast(query_id, text)
+            except Undeliverable as e:
+                log.info("a press's answer was refused: %s", e)
+                return False
+            except ChatMoved:
+                return False
+            except RetryLater as e:
+                failures += 1
+                wait = e.seconds if e.is_flood else min(MAX_BACKOFF, 0.5 * 2**failures)
+                if self._clock() + wait > give_up:
+                    log.info("a press's answer not sent in time (%s); its spinner ends alone", e)
+                    return False
+                await self._sleep(wait)
+            else:
+                self.toasts += 1
+                return True
 
     async def deliver(self, reply: Reply | Ticket) -> bool:
         """Send `reply`, after everything its chat posted before it; True once it is out
@@ -237,24 +334,19 @@ class Outbox:
             ticket = self._next_ticket(chat, now)
             if ticket is None:
                 return  # held back to gather: chat.paused_until says until when
-            text = ticket.reply.texts[ticket.sent_parts]
             chat.window.in_flight += 1
             self._overall.in_flight += 1
-        moved = chat.send_to != chat.chat_id
+            ticket.sending = True
         error: RetryLater | ChatMoved | Undeliverable | None = None
         try:
-            await self._send(
-                chat.send_to,
-                text,
-                None if moved else ticket.reply.reply_to,
-                ticket.reply.thread_id,
-            )
+            await self._transmit(chat, ticket)
         except (RetryLater, ChatMoved, Undeliverable) as e:
             error = e
         except Exception:
             self._settle(chat, ok=False)
             raise
         finally:
+            ticket.sending = False
             end = self._clock()
             chat.window.finish(end)
             self._overall.finish(end)
@@ -262,6 +354,25 @@ class Outbox:
             self._sent(chat, ticket, end)
         else:
             self._failed_once(chat, error, end)
+
+    async def _transmit(self, chat: _Chat, ticket: Ticket) -> None:
+        """The Bot API call for `ticket`'s next message: an edit, a message with its
+        buttons (on its last part), or a plain one."""
+        reply = ticket.reply
+        text = reply.texts[ticket.sent_parts] if reply.texts else None
+        last = ticket.sent_parts >= len(reply.texts) - 1
+        keyboard = reply.keyboard if last and ticket.covers is None else ()
+        if reply.edit_of is not None:
+            assert self._buttons is not None  # post() settles edits without them
+            await self._buttons.edit(chat.send_to, reply.edit_of, text, keyboard)
+            self.edits += 1
+            return
+        assert text is not None
+        reply_to = None if chat.send_to != chat.chat_id else reply.reply_to
+        if keyboard and self._buttons is not None:
+            await self._buttons.send(chat.send_to, text, reply_to, reply.thread_id, keyboard)
+        else:
+            await self._send(chat.send_to, text, reply_to, reply.thread_id)
 
     async def _wait(self, window: _Window, paused_until: Callable[[], float]) -> None:
         while True:
@@ -278,6 +389,8 @@ class Outbox:
         head = chat.backlog[0]
         if chat.limits.horizon is None or head.sent_parts or head.covers is not None:
             return head
+        if head.reply.edit_of is not None:
+            return head  # an edit is never merged, and nothing gathers behind it
         behind = self._behind(chat, now)
         if behind is None:
             chat.lone_since = None
@@ -336,7 +449,7 @@ class Outbox:
         chat.failures = 0
         ticket.sent_parts += 1
         self._count(chat, -1)
-        if ticket.sent_parts >= len(ticket.reply.texts):
+        if ticket.sent_parts >= ticket.reply.parts:
             if ticket.covers is not None:
                 self.merged += len(ticket.covers)
                 chat.paused_until = max(chat.paused_until, now + chat.limits.merged_gap)
@@ -384,9 +497,9 @@ class Outbox:
     def _settle(self, chat: _Chat, *, ok: bool) -> None:
         """The head is done: sent in full, or given up."""
         ticket = chat.backlog.pop(0)
-        self._count(chat, -(len(ticket.reply.texts) - ticket.sent_parts))
+        self._count(chat, -(ticket.reply.parts - ticket.sent_parts))
         answers = ticket.covers if ticket.covers is not None else (ticket,)
-        for answered in answers:
+        for answered in (*answers, *ticket.superseded):
             answered.outcome = ok
         if not ok:
             self.failed += len(answers)
@@ -395,7 +508,16 @@ class Outbox:
 class Ticket:
     """A posted reply on its way out, or a merged message standing for several."""
 
-    __slots__ = ("chat", "covers", "outcome", "posted_at", "reply", "sent_parts")
+    __slots__ = (
+        "chat",
+        "covers",
+        "outcome",
+        "posted_at",
+        "reply",
+        "sending",
+        "sent_parts",
+        "superseded",
+    )
 
     def __init__(
         self,
@@ -410,6 +532,8 @@ class Ticket:
         self.covers = covers  # a merged message: the answers it carries
         self.sent_parts = 0
         self.outcome: bool | None = None
+        self.sending = False  # its message is on its way: a newer edit cannot replace it
+        self.superseded: tuple[Ticket, ...] = ()  # older edits of its message it replaced
 
 
 class _Turns:
@@ -583,8 +707,11 @@ def _merge(chat: _Chat) -> Ticket | None:
     thread = head.reply.thread_id
     same: dict[tuple[str, ...], list[Ticket]] = {}
     for ticket in chat.backlog:
-        if ticket.reply.thread_id == thread:
-            same.setdefault(ticket.reply.texts, []).append(ticket)
+        reply = ticket.reply
+        if reply.thread_id == thread and reply.edit_of is None:
+            # Without its buttons: a paged list as all its pages, a card as its text.
+            texts = reply.merged if reply.merged is not None else reply.texts
+            same.setdefault(texts, []).append(ticket)
     if len(same) == 1 and len(next(iter(same.values()))) == 1:
         return None
     blocks: list[str] = []

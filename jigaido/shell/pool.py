@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Protocol
 
-from jigaido.core import commands
-from jigaido.core.commands import MIGRATE, Outcome, Request
+from jigaido.core import buttons, commands
+from jigaido.core.commands import MIGRATE, PRESS, Outcome, Request
 from jigaido.core.errors import NotSaved
 from jigaido.core.model import GROUP_FILE, USER_FILE, Confirmed, Doc, FileKey, prune_applied
 from jigaido.core.render import escape
@@ -45,6 +45,11 @@ BROKEN = (
 # Answers that say nothing changed: one must stay true when Telegram delivers the update
 # again (after a crash before it was confirmed), so it is recorded, not re-applied.
 REFUSALS = frozenset({NOT_SAVED, NOT_READ, FAILED})
+# A press its worker did not take within PRESS_SECONDS of its arrival is answered this
+# (recorded as its verdict, like a refusal) and never applied: Telegram drops a press's
+# query about 15 s after the press, and a spinner left turning is worse than a "no".
+BUSY = "⏳ I'm busy just now and did not do that. Please press again in a moment."
+PRESS_SECONDS = 10.0
 
 
 class Verdicts(Protocol):
@@ -74,11 +79,26 @@ class Job:
     # True once the effect is durable and the answer is out (or refused for good);
     # False if the pool gave up on it: its update is not done.
     done: asyncio.Future[bool]
+    press: PressClock | None = None  # a fresh press: its worker must take it in time
 
     @property
     def finished(self) -> bool:
         """Done for good: its update may be confirmed to Telegram."""
         return self.done.done() and not self.done.cancelled() and self.done.result()
+
+    @property
+    def late(self) -> bool:
+        """A press answered "busy": it must not be applied."""
+        return self.press is not None and self.press.late
+
+
+@dataclass(slots=True)
+class PressClock:
+    """A press's deadline: its worker takes it before, or at it the pool says busy."""
+
+    arrived: float  # on the event loop's clock
+    timer: asyncio.TimerHandle | None = None
+    late: bool = False
 
 
 class _Stop:
@@ -100,6 +120,7 @@ class Pool:
         batch_max: int = 500,
         max_workers: int = 1000,
         clock: Callable[[], float] = time.time,
+        press_seconds: float = PRESS_SECONDS,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -109,6 +130,8 @@ class Pool:
         self.batch_max = batch_max
         self.max_workers = max_workers
         self.clock = clock
+        self.press_seconds = press_seconds
+        self._answering: set[asyncio.Task[None]] = set()  # "busy" toasts on their way
         # What Telegram has been told (the poller sets it): dedupe records it proves
         # can never be needed again are dropped at the next write.
         self.confirmed: Confirmed | None = None
@@ -132,8 +155,10 @@ class Pool:
     def queued(self) -> int:
         return sum(w.queue.qsize() for w in self._workers.values())
 
-    async def submit(self, request: Request) -> Job:
-        """Queue `request` on its chat's worker; waits while that queue is full."""
+    async def submit(self, request: Request, *, arrived: float | None = None) -> Job:
+        """Queue `request` on its chat's worker; waits while that queue is full. A press
+        that `arrived` (loop time) and is not taken within `press_seconds` is answered
+        busy and not applied (without `arrived`, one held from the last run, it waits)."""
         if self._closing:
             raise RuntimeError("the pool is closing")
         chat_id = self._moved.get(request.chat_id, request.chat_id)
@@ -146,9 +171,53 @@ class Pool:
             worker = self._workers.get(chat_id)
         if worker is None:
             worker = self._workers[chat_id] = _Worker(self, chat_id)
-        job = Job(request, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        clock = PressClock(arrived) if request.command == PRESS and arrived is not None else None
+        job = Job(request, loop.create_future(), clock)
+        if clock is not None:
+            # Set before queuing: a full queue is a worker that cannot take it in time.
+            clock.timer = loop.call_at(clock.arrived + self.press_seconds, self._late, job)
         await worker.queue.put(job)
         return job
+
+    def _claim(self, job: Job) -> bool:
+        """A worker takes `job`: False if it is a press answered busy already."""
+        clock = job.press
+        if clock is None:
+            return True
+        if clock.timer is not None:
+            clock.timer.cancel()
+            clock.timer = None
+        return not clock.late
+
+    def _late(self, job: Job) -> None:
+        clock = job.press
+        assert clock is not None
+        clock.timer = None
+        if job.done.done() or self._closing:
+            return  # closing: not done, so Telegram delivers it again after the restart
+        clock.late = True
+        request = job.request
+        log.info(
+            "chat %s: a press waited %g s for its worker: answered busy",
+            request.chat_id,
+            self.press_seconds,
+        )
+        task = asyncio.get_running_loop().create_task(
+            self._answer_busy(job), name=f"busy:{request.chat_id}"
+        )
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+
+    async def _answer_busy(self, job: Job) -> None:
+        """Recorded first, as a refusal is, so that a redelivery is answered busy too."""
+        try:
+            await self.verdicts.record(job.request, BUSY)
+            await self.outbox.toast(job.request.callback_id, BUSY)
+        except Exception:
+            log.exception("chat %s: answering a press busy failed", job.request.chat_id)
+        finally:
+            _resolve(job, ok=True)
 
     async def retire(self, chat_id: int, moved_to: int) -> None:
         """Route `chat_id` to `moved_to` from now on, after its worker has finished."""
@@ -178,6 +247,10 @@ class Pool:
                 for job in jobs:
                     _resolve(job, ok=False)
         self._unfinished.clear()
+        if self._answering:
+            _, late = await asyncio.wait(set(self._answering), timeout=grace)
+            for task in late:
+                task.cancel()
 
     def _wait_for_migration(self, new_id: int, old_id: int, job: Job | None) -> None:
         jobs = self._unfinished.setdefault(new_id, {}).setdefault(old_id, [])
@@ -294,8 +367,11 @@ class _Worker:
                 await self._handle_guarded(left)
             return
         for job in left:
+            if not self.pool._claim(job):
+                continue  # answered busy: resolved by that
+            arrived = job.press.arrived if job.press is not None else None
             try:
-                moved_job = await self.pool.submit(job.request)
+                moved_job = await self.pool.submit(job.request, arrived=arrived)
             except RuntimeError:  # the pool is closing: not taken, so not done
                 _resolve(job, ok=False)
                 continue
@@ -310,9 +386,11 @@ class _Worker:
         except Exception:
             log.exception("chat %s: handling %d commands failed", self.chat_id, len(jobs))
             self.docs.clear()  # memory may be off: read the truth from disk next time
-            unanswered = [j for j in jobs if id(j) not in self.answered and not j.done.done()]
+            unanswered = [
+                j for j in jobs if id(j) not in self.answered and not j.done.done() and not j.late
+            ]
             if unanswered:
-                self._send([(job, (BROKEN,)) for job in unanswered])
+                self._send([(job, _said(job.request, BROKEN)) for job in unanswered])
             return None
 
     async def _handle(self, jobs: list[Job]) -> int | None:
@@ -351,10 +429,13 @@ class _Worker:
 
     async def _process(self, jobs: list[Job]) -> None:
         """Group commit: apply all, write each changed file once, then answer."""
+        jobs = [job for job in jobs if self.pool._claim(job)]  # not those answered busy
+        if not jobs:
+            return
         now = int(self.pool.clock())
         before: dict[FileKey, Doc | None] = {}
         dirty: list[FileKey] = []
-        answers: list[tuple[Job, tuple[str, ...]]] = []
+        answers: list[tuple[Job, Outcome]] = []
         for job in jobs:
             outcome = await self._apply(job.request, now)
             for key, doc in outcome.changed.items():
@@ -362,7 +443,7 @@ class _Worker:
                     before[key] = self.docs.get(key)
                     dirty.append(key)
                 self.docs[key] = doc
-            answers.append((job, outcome.messages))
+            answers.append((job, outcome))
         if not await self._flush(dirty, before, now):
             if len(jobs) > 1:
                 # Fall back to one commit per command: each gets its own verdict, and
@@ -370,16 +451,17 @@ class _Worker:
                 for job in jobs:
                     await self._process([job])
                 return
-            answers = [(job, (NOT_SAVED,)) for job, _ in answers]
-        for job, texts in answers:
-            if len(texts) == 1 and texts[0] in REFUSALS:
-                await self.pool.verdicts.record(job.request, texts[0])
+            answers = [(job, _said(job.request, NOT_SAVED)) for job, _ in answers]
+        for job, outcome in answers:
+            refusal = _refusal(outcome)
+            if refusal is not None:
+                await self.pool.verdicts.record(job.request, refusal)
         self._send(answers)
 
     async def _apply(self, request: Request, now: int) -> Outcome:
         refused = self.pool.verdicts.given(request.update_id)
         if refused is not None:
-            return Outcome((refused,))  # answered so before: it stays not applied
+            return _said(request, refused)  # answered so before: it stays not applied
         try:
             keys = commands.files_needed(request)
             for key in keys:
@@ -388,10 +470,10 @@ class _Worker:
             return commands.execute(request, {k: self.docs[k] for k in keys}, now, self.pool.tz)
         except OSError as e:
             log.error("chat %s: could not read its files: %s", self.chat_id, e)
-            return Outcome((NOT_READ,))
+            return _said(request, NOT_READ)
         except Exception:
             log.exception("chat %s: /%s failed", self.chat_id, request.command)
-            return Outcome((FAILED,))
+            return _said(request, FAILED)
 
     async def _load(self, key: FileKey) -> None:
         loaded = await self.pool.store.read(key)
@@ -434,29 +516,48 @@ class _Worker:
             self.pool.flushes += 1
         return True
 
-    def _send(self, answers: list[tuple[Job, tuple[str, ...]]]) -> None:
+    def _send(self, answers: list[tuple[Job, Outcome]]) -> None:
         if self.notices and answers:
-            job, texts = answers[0]
-            answers[0] = (job, (*self.notices, *texts))
+            job, outcome = answers[0]
+            messages = (*self.notices, *outcome.messages)
+            answers[0] = (job, dataclasses.replace(outcome, messages=messages))
             self.notices = []
-        replies = [(job, self._reply(job.request, texts)) for job, texts in answers]
+        replies = [(job, self._post(job.request, outcome)) for job, outcome in answers]
         self.answered.update(id(job) for job, _ in replies)
         self.unsent += len(replies)
         self.sending = asyncio.create_task(
             self._deliver(self.sending, replies), name=f"send:{self.chat_id}"
         )
 
+    def _post(self, request: Request, outcome: Outcome) -> _Posted:
+        """An answer's messages, posted now (so the outbox can merge a burst), and a
+        press's toast, sent now: it waits for no chat's turn, only for the write."""
+        ticket = self._reply(request, outcome) if outcome.messages else None
+        toast = None
+        if outcome.toast is not None and request.callback_id is not None:
+            toast = asyncio.create_task(
+                self.pool.outbox.toast(request.callback_id, outcome.toast),
+                name=f"toast:{self.chat_id}",
+            )
+        return _Posted(ticket, toast, outcome.edit)
+
     async def _deliver(
-        self, previous: asyncio.Task[None] | None, replies: list[tuple[Job, Ticket]]
+        self, previous: asyncio.Task[None] | None, replies: list[tuple[Job, _Posted]]
     ) -> None:
-        """Send a batch's answers after the previous batch's, in order; resolve each job."""
+        """Send a batch's answers after the previous batch's, in order; resolve each job.
+        A press's message is edited after its toast, in its turn among the chat's sends."""
         try:
             if previous is not None:
                 with contextlib.suppress(Exception):
                     await previous
-            for job, ticket in replies:
+            for job, posted in replies:
                 try:
-                    await self.pool.outbox.deliver(ticket)
+                    if posted.ticket is not None:
+                        await self.pool.outbox.deliver(posted.ticket)
+                    if posted.toast is not None:
+                        await posted.toast
+                    if posted.edit is not None:
+                        await self.pool.outbox.deliver(self._edit(job.request, posted.edit))
                 except Exception:
                     # A bug of the send path: logged, and the update counts as done
                     # rather than coming back to fail again.
@@ -470,7 +571,19 @@ class _Worker:
             for job, _ in replies:
                 _resolve(job, ok=False)  # cancelled before its answer went out
 
-    def _reply(self, request: Request, texts: tuple[str, ...]) -> Ticket:
+    def _edit(self, request: Request, edit: buttons.Edit) -> Ticket:
+        """The pressed message's new text and buttons (or buttons alone)."""
+        return self.pool.outbox.post(
+            Reply(
+                chat_id=self.chat_id,
+                texts=() if edit.text is None else (edit.text,),
+                keyboard=edit.keyboard,
+                edit_of=request.message_id,
+            )
+        )
+
+    def _reply(self, request: Request, outcome: Outcome) -> Ticket:
+        texts = outcome.messages
         in_group = request.kind == "group"
         # Posted now, before earlier answers are out, so the outbox can merge a burst.
         return self.pool.outbox.post(
@@ -482,6 +595,8 @@ class _Worker:
                 thread_id=request.thread_id,
                 command=request.command,
                 user_name=request.user_name if in_group else None,
+                keyboard=outcome.keyboard,
+                merged=outcome.merged,
             )
         )
 
@@ -518,6 +633,26 @@ class _Worker:
             _resolve(done, ok=True)
         if not waiting:
             self.pool._unfinished.pop(new_id, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Posted:
+    """What one answer sends: messages, a press's toast and the pressed message's edit."""
+
+    ticket: Ticket | None
+    toast: asyncio.Task[bool] | None
+    edit: buttons.Edit | None
+
+
+def _said(request: Request, text: str) -> Outcome:
+    """`text` as the answer to `request`: a message, or a press's toast."""
+    return Outcome((), toast=text) if request.command == PRESS else Outcome((text,))
+
+
+def _refusal(outcome: Outcome) -> str | None:
+    """The refusal an outcome says ("not saved": nothing changed), if it says one."""
+    said = outcome.messages or ((outcome.toast,) if outcome.toast else ())
+    return said[0] if len(said) == 1 and said[0] in REFUSALS else None
 
 
 def _drain(queue: asyncio.Queue[Job | _Stop]) -> list[Job | _Stop]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 import time
@@ -27,10 +28,13 @@ __all__ = [
     "DEFAULT_USER_ID",
     "GROUP_ANONYMOUS_BOT_ID",
     "MAX_MESSAGE_LENGTH",
+    "QUERY_GONE",
     "Call",
+    "Edited",
     "EntityParseError",
     "FakeBotAPI",
     "Sent",
+    "Toast",
     "html_times",
     "parse_html",
     "utf16_len",
@@ -44,6 +48,15 @@ DEFAULT_USER_ID = 1001
 
 MAX_MESSAGE_LENGTH = 4096
 """Telegram's limit on a text message, in UTF-16 code units after entity parsing."""
+
+QUERY_SECONDS = 15.0
+"""How long after a press Telegram takes its answerCallbackQuery (not documented; about
+15 s is what bots meet, e.g. telegraf/telegraf#1839)."""
+QUERY_GONE = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
 
 JSONDict = dict[str, Any]
 
@@ -81,6 +94,63 @@ class Sent:
         if _is_html(self.parse_mode):
             return parse_html(self.text)
         return self.text
+
+    @property
+    def buttons(self) -> list[list[JSONDict]]:
+        """Its inline keyboard's rows of buttons (`text`, `callback_data`), or []."""
+        return _rows(self.params.get("reply_markup"))
+
+
+@dataclass(frozen=True, slots=True)
+class Edited:
+    """One edit that editMessageText or editMessageReplyMarkup accepted."""
+
+    chat_id: int
+    message_id: int
+    text: str | None
+    """The new text as the bot sent it (None: editMessageReplyMarkup, the text stays)."""
+    buttons: list[list[JSONDict]]
+    """The message's buttons after the edit ([]: none left)."""
+    time: float
+
+    @property
+    def plain(self) -> str | None:
+        return None if self.text is None else parse_html(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Toast:
+    """One answerCallbackQuery, accepted or not (`refused` says why not)."""
+
+    query_id: str
+    text: str
+    show_alert: bool
+    time: float
+    refused: str | None = None
+
+
+@dataclass(slots=True)
+class _Message:
+    """A message of a chat as Telegram keeps it, for edits and presses."""
+
+    chat_id: int
+    message_id: int
+    text: str
+    parse_mode: str | None
+    markup: JSONDict | None
+    by_bot: bool
+
+
+@dataclass(slots=True)
+class _Query:
+    pushed: float  # time.monotonic()
+    answered: bool = False
+
+
+def _rows(markup: Any) -> list[list[JSONDict]]:
+    if not isinstance(markup, dict) or not isinstance(markup.get("inline_keyboard"), list):
+        return []
+    return [list(row) for row in markup["inline_keyboard"] if isinstance(row, list)]
 
 
 class EntityParseError(ValueError):
@@ -435,6 +505,15 @@ class FakeBotAPI:
         """Sends to these chats fail with 403 "Forbidden: bot was blocked by the user"."""
         self.webhook_url = ""
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
+        self.edits: list[Edited] = []
+        self.toasts: list[Toast] = []
+        """Every answerCallbackQuery, in order, refused ones too."""
+        self.query_seconds = QUERY_SECONDS
+        """An answerCallbackQuery this long after its press is refused as too old."""
+        self.uneditable: set[tuple[int, int]] = set()
+        """(chat, message) the bot may no longer edit: "message can't be edited"."""
+        self._messages: dict[tuple[int, int], _Message] = {}
+        self._queries: dict[str, _Query] = {}
         self.descriptions: dict[str, str] = {}
         """"description" and "short_description", as the bot last set them."""
         """(scope as sorted JSON, language_code) → the commands set for it."""
@@ -465,6 +544,9 @@ class FakeBotAPI:
                 "getMe": self._get_me,
                 "getUpdates": self._get_updates,
                 "sendMessage": self._send_message,
+                "editMessageText": self._edit_message_text,
+                "editMessageReplyMarkup": self._edit_message_reply_markup,
+                "answerCallbackQuery": self._answer_callback_query,
                 "setMyCommands": self._set_my_commands,
                 "setMyDescription": self._set_my_description,
                 "setMyShortDescription": self._set_my_description,
@@ -675,6 +757,55 @@ class FakeBotAPI:
         kind = "channel_post" if chat_type == "channel" else "message"
         return self.push_raw({f"edited_{kind}" if edited else kind: message})
 
+    def push_press(
+        self,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        *,
+        user_id: int | None = None,
+        first_name: str = "User",
+        inaccessible: bool = False,
+    ) -> tuple[int, str]:
+        """Queue the callback_query of a press on a button of message `message_id`
+        (its `data` as given: a test may forge it); return (update_id, query id). The
+        message is the one the fake keeps (the bot's, with its buttons); `inaccessible`
+        sends it as Telegram does one too old for the bot to see (date 0)."""
+        if user_id is None:
+            user_id = chat_id if chat_id > 0 else DEFAULT_USER_ID
+        chat = self._chat(chat_id)
+        kept = self._messages.get((chat_id, message_id))
+        message: JSONDict = {"message_id": message_id, "date": 0, "chat": chat}
+        if not inaccessible:
+            message.update(date=int(time.time()), text="…")
+            if kept is not None:
+                message["text"] = parse_html(kept.text) if _is_html(kept.parse_mode) else kept.text
+                if kept.by_bot:
+                    message["from"] = self._bot_user()
+                if kept.markup is not None:
+                    message["reply_markup"] = kept.markup
+        query_id = f"q{self._next_update_id}"
+        self._queries[query_id] = _Query(time.monotonic())
+        query = {
+            "id": query_id,
+            "from": {"id": user_id, "is_bot": False, "first_name": first_name},
+            "chat_instance": str(chat_id),
+            "message": message,
+            "data": data,
+        }
+        return self.push_raw({"callback_query": query}), query_id
+
+    def toasts_for(self, query_id: str) -> list[Toast]:
+        return [t for t in self.toasts if t.query_id == query_id]
+
+    def edits_of(self, chat_id: int, message_id: int) -> list[Edited]:
+        return [e for e in self.edits if (e.chat_id, e.message_id) == (chat_id, message_id)]
+
+    def message(self, chat_id: int, message_id: int) -> tuple[str, list[list[JSONDict]]] | None:
+        """A message as it is now (its text as the bot sent it, its buttons), or None."""
+        kept = self._messages.get((chat_id, message_id))
+        return None if kept is None else (kept.text, _rows(kept.markup))
+
     def restart_update_ids(self, first: int) -> None:
         """Number the next updates from `first`, as Telegram may after a week without
         updates (lower or higher than before). `confirmed_below` starts again too."""
@@ -742,10 +873,16 @@ class FakeBotAPI:
         self.flood_refusals = 0
         self._flood_rates = {"overall": overall, "group": group, "private": private}
         self._flood_log: dict[int | None, deque[float]] = {}
-        name, _ = self._handlers["sendmessage"]
-        self._handlers["sendmessage"] = (name, self._send_message_within_limits)
+        # An edit counts like a message (Telegram answers 429 to edits in a burst too).
+        for method, handler in (
+            ("sendmessage", self._send_message),
+            ("editmessagetext", self._edit_message_text),
+            ("editmessagereplymarkup", self._edit_message_reply_markup),
+        ):
+            name, _ = self._handlers[method]
+            self._handlers[method] = (name, functools.partial(self._within_limits, handler))
 
-    async def _send_message_within_limits(self, call: Call) -> JSONDict:
+    async def _within_limits(self, handler: _Handler, call: Call) -> Any:
         chat_id = call.params.get("chat_id")
         if isinstance(chat_id, int) and not isinstance(chat_id, bool):
             wait = max(self._flood_wait(None, call.time), self._flood_wait(chat_id, call.time))
@@ -757,7 +894,7 @@ class FakeBotAPI:
                     f"Too Many Requests: retry after {retry_after}",
                     {"retry_after": retry_after},
                 )
-        result = await self._send_message(call)
+        result = await handler(call)
         if isinstance(chat_id, int):
             for key in (None, chat_id):
                 self._flood_log.setdefault(key, deque()).append(call.time)
@@ -1011,27 +1148,8 @@ class FakeBotAPI:
         if chat_id in self.blocked_chats:
             raise _Reject(403, "Forbidden: bot was blocked by the user")
 
-        text = params.get("text")
-        if not isinstance(text, str):
-            text = "" if text is None else str(text)
-        parse_mode = params.get("parse_mode") or None
-        if parse_mode is not None and parse_mode.lower() not in {"html", "markdown", "markdownv2"}:
-            raise _Reject(400, "Bad Request: unsupported parse_mode")
-        plain = text
-        if _is_html(parse_mode):
-            parser = _HtmlParser(text)
-            try:
-                plain = parser.parse()
-            except EntityParseError as exc:
-                raise _Reject(400, f"Bad Request: can't parse entities: {exc}") from None
-            # Past 2**31 Telegram leaves the entity unformatted; short of that, too far
-            # ahead refuses the whole message.
-            if any(time.time() + self.entity_date_ahead < t < 2**31 for t in parser.times):
-                raise _Reject(400, "Bad Request: ENTITY_DATE_INVALID")
-        if not plain.strip():
-            raise _Reject(400, "Bad Request: message text is empty")
-        if utf16_len(plain) > MAX_MESSAGE_LENGTH:
-            raise _Reject(400, "Bad Request: message is too long")
+        text, parse_mode, plain = self._text(params)
+        markup = _inline_keyboard(params.get("reply_markup"))
 
         reply_to = params.get("reply_to_message_id")
         reply_parameters = params.get("reply_parameters")
@@ -1044,6 +1162,9 @@ class FakeBotAPI:
         thread_id = params.get("message_thread_id")
 
         message_id = self._new_message_id(chat_id)
+        self._messages[chat_id, message_id] = _Message(
+            chat_id, message_id, text, parse_mode, markup, by_bot=True
+        )
         self.sent.append(
             Sent(
                 chat_id=chat_id,
@@ -1068,6 +1189,100 @@ class FakeBotAPI:
             message["message_thread_id"] = int(thread_id)
             message["is_topic_message"] = True
         return message
+
+    def _text(self, params: JSONDict) -> tuple[str, str | None, str]:
+        """The text, parse mode and visible text of a message, checked as Telegram does."""
+        text = params.get("text")
+        if not isinstance(text, str):
+            text = "" if text is None else str(text)
+        parse_mode = params.get("parse_mode") or None
+        if parse_mode is not None and parse_mode.lower() not in {"html", "markdown", "markdownv2"}:
+            raise _Reject(400, "Bad Request: unsupported parse_mode")
+        plain = text
+        if _is_html(parse_mode):
+            parser = _HtmlParser(text)
+            try:
+                plain = parser.parse()
+            except EntityParseError as exc:
+                raise _Reject(400, f"Bad Request: can't parse entities: {exc}") from None
+            # Past 2**31 Telegram leaves the entity unformatted; short of that, too far
+            # ahead refuses the whole message.
+            if any(time.time() + self.entity_date_ahead < t < 2**31 for t in parser.times):
+                raise _Reject(400, "Bad Request: ENTITY_DATE_INVALID")
+        if not plain.strip():
+            raise _Reject(400, "Bad Request: message text is empty")
+        if utf16_len(plain) > MAX_MESSAGE_LENGTH:
+            raise _Reject(400, "Bad Request: message is too long")
+        return text, parse_mode, plain
+
+    def _editable(self, params: JSONDict) -> _Message:
+        """The message an edit names, or Telegram's refusal."""
+        if params.get("inline_message_id") is not None:
+            raise _Reject(400, "Bad Request: MESSAGE_ID_INVALID")
+        chat_id = params.get("chat_id")
+        message_id = params.get("message_id")
+        if not isinstance(chat_id, int) or isinstance(chat_id, bool):
+            raise _Reject(400, "Bad Request: chat not found")
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            raise _Reject(400, "Bad Request: message identifier is not specified")
+        kept = self._messages.get((chat_id, message_id))
+        if kept is None:
+            raise _Reject(400, "Bad Request: message to edit not found")
+        if not kept.by_bot or (chat_id, message_id) in self.uneditable:
+            raise _Reject(400, "Bad Request: message can't be edited")
+        return kept
+
+    async def _edit_message_text(self, call: Call) -> JSONDict:
+        kept = self._editable(call.params)
+        text, parse_mode, plain = self._text(call.params)
+        markup = _inline_keyboard(call.params.get("reply_markup"))
+        if (text, parse_mode, markup) == (kept.text, kept.parse_mode, kept.markup):
+            raise _Reject(400, NOT_MODIFIED)
+        kept.text, kept.parse_mode, kept.markup = text, parse_mode, markup
+        self.edits.append(Edited(kept.chat_id, kept.message_id, text, _rows(markup), call.time))
+        return self._as_json(kept, plain)
+
+    async def _edit_message_reply_markup(self, call: Call) -> JSONDict:
+        kept = self._editable(call.params)
+        markup = _inline_keyboard(call.params.get("reply_markup"))
+        if markup == kept.markup:
+            raise _Reject(400, NOT_MODIFIED)
+        kept.markup = markup
+        self.edits.append(Edited(kept.chat_id, kept.message_id, None, _rows(markup), call.time))
+        plain = parse_html(kept.text) if _is_html(kept.parse_mode) else kept.text
+        return self._as_json(kept, plain)
+
+    def _as_json(self, kept: _Message, plain: str) -> JSONDict:
+        message: JSONDict = {
+            "message_id": kept.message_id,
+            "date": int(time.time()),
+            "edit_date": int(time.time()),
+            "chat": self._chat(kept.chat_id),
+            "from": self._bot_user(),
+            "text": plain,
+        }
+        if kept.markup is not None:
+            message["reply_markup"] = kept.markup
+        return message
+
+    async def _answer_callback_query(self, call: Call) -> bool:
+        params = call.params
+        query_id = str(params.get("callback_query_id", ""))
+        text = str(params.get("text") or "")
+        toast = Toast(query_id, text, _as_bool(params.get("show_alert")), call.time)
+        query = self._queries.get(query_id)
+        refused = None
+        if query is None or query.answered or call.time - query.pushed > self.query_seconds:
+            refused = QUERY_GONE
+        elif utf16_len(text) > 200:
+            refused = "Bad Request: MESSAGE_TOO_LONG"
+        if refused is not None:
+            self.toasts.append(Toast(query_id, text, toast.show_alert, call.time, refused))
+            raise _Reject(400, refused)
+        assert query is not None
+        query.answered = True
+        self.toasts.append(toast)
+        return True
 
     def _new_message_id(self, chat_id: int) -> int:
         self._message_ids[chat_id] = self._message_ids.get(chat_id, 0) + 1
@@ -1149,6 +1364,28 @@ class FakeBotAPI:
             "has_custom_certificate": False,
             "pending_update_count": len(self._pending),
         }
+
+
+def _inline_keyboard(markup: Any) -> JSONDict | None:
+    """An inline keyboard as Telegram checks it (callback data of 1 to 64 bytes); other
+    markups are kept as they are."""
+    if markup is None or markup == "":
+        return None
+    if not isinstance(markup, dict):
+        raise _Reject(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    if "inline_keyboard" not in markup:
+        return markup
+    rows = markup["inline_keyboard"]
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise _Reject(400, 'Bad Request: field "inline_keyboard" must be an Array of Array')
+    for row in rows:
+        for button in row:
+            if not isinstance(button, dict) or not str(button.get("text", "")).strip():
+                raise _Reject(400, "Bad Request: BUTTON_TEXT_INVALID")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode("utf-8")) <= 64:
+                raise _Reject(400, "Bad Request: BUTTON_DATA_INVALID")
+    return markup
 
 
 def _chat_member(user_id: int, *, owner: bool) -> JSONDict:

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from tests.e2e.fakeapi import FakeBotAPI, Sent
+from tests.e2e.fakeapi import Edited, FakeBotAPI, Sent, Toast
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every process the tests start, so none outlives its test (see conftest.py).
@@ -154,6 +154,30 @@ class Chat:
         assert len(answers) == 1, [a.plain for a in answers]
         return answers[0].plain
 
+    async def press(
+        self, message_id: int, data: str, *, user_id: int | None = None, **kw: Any
+    ) -> tuple[list[Toast], list[Edited]]:
+        """Press a button carrying `data` (as given: it may be forged) under message
+        `message_id`; once its update is confirmed, the press's toasts and the edits
+        the bot made meanwhile."""
+        edited = len(self.api.edits)
+        presser = user_id if user_id is not None else self.user_id
+        update_id, query = self.api.push_press(
+            self.chat_id, message_id, data, user_id=presser, **kw
+        )
+        await self.api.wait_confirmed(update_id, timeout=30)
+        return self.api.toasts_for(query), self.api.edits[edited:]
+
+    async def every_page(self, first: Sent) -> list[Sent | Edited]:
+        """A paged list's first page and each next one, pressing ▶ until the last."""
+        pages: list[Sent | Edited] = [first]
+        while forward := button(pages[-1].buttons, "▶"):
+            toasts, edits = await self.press(first.message_id, forward)
+            assert [t.refused for t in toasts] == [None], toasts
+            [page] = [e for e in edits if e.message_id == first.message_id]
+            pages.append(page)
+        return pages
+
 
 class Datagrams:
     """What systemd would receive on its notify socket, in order."""
@@ -202,7 +226,13 @@ def is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def listed_ids(answers: list[Sent]) -> list[int]:
-    """The bounty ids of a list, in the order shown."""
-    text = "\n".join(a.plain for a in answers)
+def listed_ids(answers: list[Sent] | list[Sent | Edited]) -> list[int]:
+    """The bounty ids of a list, in the order shown (its messages, or its pages)."""
+    text = "\n".join(a.plain or "" for a in answers)
     return [int(m) for m in re.findall(r"^#(\d+) ", text, re.MULTILINE)]
+
+
+def button(rows: list[list[dict[str, Any]]], label: str) -> str | None:
+    """The callback data of the button whose label starts with `label`, if any."""
+    found = [b for row in rows for b in row if str(b.get("text", "")).startswith(label)]
+    return str(found[0]["callback_data"]) if found else None

@@ -134,10 +134,17 @@ async def test_group_commands_work_as_specified(api: FakeBotAPI, bot: BotProcess
         )
         assert answers[10] == "✅ Added #11: No extras"
 
-        listing = await g.ask("/bounty")
-        assert all(a.disable_preview for a in listing)
-        shown = "\n".join(a.plain for a in listing)
-        assert shown.startswith("Bounties of this group (12)")
+        [first] = await g.ask("/bounty")  # twelve: two pages of one message, ▶ turns it
+        assert first.disable_preview
+        listing = await g.every_page(first)
+        assert [p.plain.split("\n", 1)[0] for p in listing if p.plain] == [
+            "Bounties of this group (12) · page 1/2",
+            "Bounties of this group (12) · page 2/2",
+        ]
+        assert all(
+            e.params["link_preview_options"]["is_disabled"] for e in api.calls_to("editMessageText")
+        )
+        shown = "\n".join(p.plain or "" for p in listing)
         order = sorted(
             by_id.values(), key=lambda b: (b["due_date_ts"] is None, b["due_date_ts"] or 0)
         )
@@ -147,7 +154,7 @@ async def test_group_commands_work_as_specified(api: FakeBotAPI, bot: BotProcess
         assert "#9 Keep  inner   spacing\nand lines\n🔗 https://x.org/9" in shown
         assert "#12 Old thing\n📅 2020-01-01 ⚠️ overdue" in shown
         assert shown.count("overdue") == 1
-        assert any('<a href="https://x.org/1">' in a.text for a in listing)
+        assert any('<a href="https://x.org/1">' in (p.text or "") for p in listing)
 
     async def edit_and_delete() -> None:
         group = -1021
@@ -374,14 +381,15 @@ async def test_user_text_is_escaped_unmentioned_and_long_lists_split(
     stored = {b["id"]: b["text"] for b in bot.read_json(group, "group.json")["bounties"]}
     assert {i: stored[i] for i in texts} == texts
 
-    parts = await g.ask("/bounty")
-    assert len(parts) >= 3
-    for part in parts:
-        assert utf16_len(part.plain) <= MAX_MESSAGE_LENGTH
-        assert part.disable_preview
-    assert parts[0].plain.startswith("Bounties of this group (15)")
-    assert listed_ids(parts) == list(range(1, 16))
-    shown = "\n".join(p.plain for p in parts)
+    [first] = await g.ask("/bounty")  # one message, paged: ▶ shows the next page in it
+    assert first.disable_preview
+    pages = [p.plain or "" for p in await g.every_page(first)]
+    assert len(pages) >= 3
+    for page in pages:
+        assert utf16_len(page) <= MAX_MESSAGE_LENGTH
+    assert pages[0].startswith(f"Bounties of this group (15) · page 1/{len(pages)}")
+    shown = "\n".join(pages)
+    assert [int(i) for i in re.findall(r"(?m)^#(\d+) ", shown)] == list(range(1, 16))
     for i, text in texts.items():
         assert f"#{i} {text}" in shown, f"bounty #{i} is missing or cut"
 
