@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import burst, e2e, memory, spread, startup, storage
+from bench import burst, e2e, memory, remind, spread, startup, storage
 from bench.common import Row, cores, table
 
 Part = Callable[[], Awaitable[tuple[list[Row], dict[str, Any]]]]
@@ -23,6 +23,7 @@ PARTS: dict[str, Part] = {
     "memory": memory.measure,
     "startup": startup.measure,
     "storage": storage.measure,
+    "remind": remind.measure,
 }
 
 

@@ -60,6 +60,7 @@ async def test_a_clean_stop_keeps_the_index_and_the_next_start_trusts_it(tmp_pat
     scanning the chats' files (here it has entries the files do not: it is trusted)."""
     alarm = Alarm(tmp_path, Woken(), tz=UTC, lead=LEAD)
     alarm.start()
+    await asyncio.sleep(0.2)  # the rebuild (no index yet) of an empty directory is done
     alarm.update(-5, 2_000_000_000)
     await alarm.close()
     body = json.loads((tmp_path / INDEX_FILE).read_text())
@@ -71,6 +72,22 @@ async def test_a_clean_stop_keeps_the_index_and_the_next_start_trusts_it(tmp_pat
     assert again.get(-5) == 2_000_000_000
     assert not json.loads((tmp_path / INDEX_FILE).read_text())["clean"], "a crash now: unclean"
     await again.close()
+
+
+async def test_a_stop_before_the_rebuild_is_done_leaves_the_index_unclean(
+    tmp_path: Path,
+) -> None:
+    """Closed before its rebuild from the chats' files finished, the index is not whole:
+    it is left marked unclean, so the next start rebuilds it rather than trust it; and
+    an alarm that was never started leaves the file as it was."""
+    alarm = Alarm(tmp_path, Woken(), tz=UTC, lead=LEAD)
+    alarm.start()
+    alarm.update(-5, 2_000_000_000)
+    await alarm.close()  # the rebuild has not even begun
+    assert json.loads((tmp_path / INDEX_FILE).read_text())["clean"] is False
+    before = (tmp_path / INDEX_FILE).read_bytes()
+    await Alarm(tmp_path, Woken(), tz=UTC, lead=LEAD).close()
+    assert (tmp_path / INDEX_FILE).read_bytes() == before
 
 
 async def test_an_index_not_closed_cleanly_is_rebuilt_from_the_chats(tmp_path: Path) -> None:

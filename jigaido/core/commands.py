@@ -37,6 +37,8 @@ Book = TypeVar("Book", GroupBook, UserBook)
 MIGRATE = ":migrate"
 # The internal request the bot's being added to a group becomes: a greeting.
 GREET = ":greet"
+# The internal request the reminders' timer sends a chat's worker: send what is owed.
+REMIND = ":remind"
 GREETING = (
     "👋 Thanks for adding me! I keep this group's bounties: small tasks anyone can add, "
     "claim and mark done. Three commands to start with:\n"
@@ -47,10 +49,11 @@ GREETING = (
 
 GROUP_COMMANDS = (
     "bounty", "add", "edit", "delete", "claim", "unclaim", "done", "reopen", "track",
-    "untrack", "my", "timezone", "start", "help",
+    "untrack", "my", "timezone", "remind", "start", "help",
 )  # fmt: skip
 PRIVATE_COMMANDS = (
-    "bounty", "add", "edit", "delete", "done", "reopen", "my", "timezone", "start", "help",
+    "bounty", "add", "edit", "delete", "done", "reopen", "my", "timezone", "remind", "start",
+    "help",
 )  # fmt: skip
 # What works only in a group, and says so in a DM.
 GROUP_ONLY = ("claim", "unclaim", "track", "untrack")
@@ -126,7 +129,8 @@ def needs_admin(req: Request) -> bool:
     if req.command == PRESS:
         pressed = buttons.decode(req.args)
         return isinstance(pressed, buttons.Press) and pressed.verb in MODERATED
-    return req.command in MODERATED or (req.command == "timezone" and bool(req.args.strip()))
+    settings = ("timezone", "remind")
+    return req.command in MODERATED or (req.command in settings and bool(req.args.strip()))
 
 
 def files_needed(req: Request) -> tuple[FileKey, ...]:
@@ -232,6 +236,8 @@ def _personal(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tz
         return _first_page(_all_mine(book), req.chat_id, "mine", None, now, zone)
     if cmd == "timezone":
         return _timezone(req, key, book, tz, now, in_group=False)
+    if cmd == "remind":
+        return _remind(req, key, book, in_group=False)
     if cmd in ("done", "reopen"):
         owner = _Sender(req.chat_id, None, None)
         return _lifecycle(req, key, book, owner, now, zone, in_group=False)
@@ -254,6 +260,8 @@ def _group(req: Request, docs: Mapping[FileKey, Doc | None], now: int, tz: tzinf
         return _bounty(req, book, now, zone, in_group=True)
     if cmd == "timezone":
         return _timezone(req, key, book, tz, now, in_group=True)
+    if cmd == "remind":
+        return _remind(req, key, book, in_group=True)
     # An anonymous admin's "name" is the group's title: no one to credit by name.
     sender = _Sender(req.user_id, req.user_name if req.user_id else None, req.admin)
     # An anonymous admin writes as the group: no person, but an admin all the same.
@@ -719,6 +727,33 @@ def _timezone(
     )
 
 
+def _remind(req: Request, key: FileKey, book: Book, *, in_group: bool) -> Outcome:
+    """/remind shows whether the chat gets reminders; /remind on|off (a group's: admins)
+    turns them on or off."""
+    raw = req.args.strip().lower()
+    where = "in this group" if in_group else "here"
+    on = (
+        f"🔔 Reminders are on {where}: 24 hours before a due date and at it"
+        + (", mentioning whoever claimed or tracks the bounty." if in_group else ".")
+    )
+    off = f"🔕 Reminders are off {where}. /remind on turns them back on."
+    if not raw:
+        return Outcome((on + " /remind off stops them." if book.reminders else off,))
+    if raw not in ("on", "off"):
+        raise BadInput("Use /remind on or /remind off (or /remind to see which it is).")
+    if in_group and not req.admin:
+        if req.admin is None and req.user_id is not None:
+            raise BadInput(COULD_NOT_CHECK)
+        raise BadInput(
+            "Only an admin of this group can turn its reminders on or off. "
+            "/remind alone shows which they are."
+        )
+    wanted = raw == "on"
+    if wanted == book.reminders:
+        return Outcome((on if wanted else off,))
+    return Outcome((on if wanted else off,), {key: replace(book, reminders=wanted)})
+
+
 def _zone_now(zone: tzinfo, now: int) -> str:
     """The zone's name with its clock now: `Europe/Berlin (14:05 now, UTC+01:00)`."""
     local = _local(now, zone)
@@ -758,6 +793,7 @@ def help_text(kind: ChatKind) -> str:
             ("/reopen &lt;id&gt;", "back to open"),
             ("/my", "all your bounties, the done ones last"),
             ("/timezone [name]", "show or set your time zone, e.g. /timezone Europe/Berlin"),
+            ("/remind [on|off]", "reminders before and at due dates (on unless turned off)"),
         ]
     else:
         intro = "This group's bounties:"
@@ -779,6 +815,7 @@ def help_text(kind: ChatKind) -> str:
             ("/untrack &lt;id&gt;", "stop tracking it"),
             ("/my", "the bounties you track here"),
             ("/timezone [name]", "show the group's time zone; admins set it, e.g. Europe/Berlin"),
+            ("/remind [on|off]", "reminders before and at due dates; admins turn them off"),
         ]
     lines = [intro, *(f"{cmd} — {what}" for cmd, what in rows)]
     if kind == "group":
@@ -928,6 +965,7 @@ __all__ = [
     "MODERATED",
     "PRESS",
     "PRIVATE_COMMANDS",
+    "REMIND",
     "Outcome",
     "Request",
     "execute",

@@ -18,7 +18,7 @@ from typing import Literal, TypeVar
 from jigaido.core import render
 from jigaido.core.model import Bounty, GroupBook, UserBook
 
-Book = TypeVar("Book", GroupBook, UserBook)
+Book = TypeVar("Book", bound=GroupBook | UserBook)
 Kind = Literal["before", "at"]
 
 LEAD_SECONDS = 24 * 3600
@@ -128,14 +128,25 @@ def message(
 ) -> str:
     """One message for the reminders owed in a chat at once. In a group each names the
     bounty and mentions its claimer and its trackers by id, so Telegram notifies them."""
+    return "\n\n".join(blocks(book, reminders, now, tz, lead))
+
+
+def blocks(
+    book: GroupBook | UserBook,
+    reminders: Sequence[Reminder],
+    now: int,
+    tz: tzinfo,
+    lead: int = LEAD_SECONDS,
+) -> list[str]:
+    """`message`'s blocks, one a reminder, for a sender that splits long messages."""
     by_id = {b.id: b for b in book.bounties}
-    blocks = []
+    found = []
     for r in reminders:
         b = by_id.get(r.bounty_id)
         if b is None or b.due_date_ts is None:
             continue
-        blocks.append(_block(b, r, now, tz, lead, in_group=isinstance(book, GroupBook)))
-    return "\n\n".join(blocks)
+        found.append(_block(b, r, now, tz, lead, in_group=isinstance(book, GroupBook)))
+    return found
 
 
 def _block(

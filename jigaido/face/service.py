@@ -29,12 +29,14 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
+from jigaido.core.commands import REMIND, ChatKind, Request
 from jigaido.core.errors import ConfigError
 from jigaido.core.model import Confirmed
 from jigaido.face import botapi, intro, telegram, webhook
 from jigaido.face.admins import Admins
 from jigaido.face.settings import Settings
 from jigaido.face.updates import Unreadable, get_updates
+from jigaido.shell.alarm import Alarm
 from jigaido.shell.held import HOLD_SECONDS, Held
 from jigaido.shell.notify import Notifier
 from jigaido.shell.outbox import Outbox
@@ -260,13 +262,22 @@ async def run(settings: Settings) -> None:
         outbox = Outbox.for_telegram(sender, buttons=sender)
         # Asked by the router before a moderator action is queued, never by a worker.
         admins = Admins(telegram.make_admin_fetcher(bot))
-        core = wire(username, settings.data_dir, settings.tz, outbox, admins, settings.idle_seconds)
+        core = wire(
+            username,
+            settings.data_dir,
+            settings.tz,
+            outbox,
+            admins,
+            settings.idle_seconds,
+            remind_lead=settings.remind_lead,
+        )
         pool, held, dispatcher = core.pool, core.held, core.dispatcher
         sent = SendLog(settings.data_dir, outbox)
         if await sent.restore():
             log.info("counting the last run's recent sends in Telegram's limits")
         sent.start()
         await resubmit_held(pool, held)
+        core.start_reminders()
         life = _Life(notifier, pool)
         started = functools.partial(intro.started, username, data_dir=settings.data_dir)
         freeze_start_up_objects()
@@ -312,10 +323,19 @@ class Core:
     pool: Pool
     held: Held
     dispatcher: Dispatcher
+    alarm: Alarm | None = None  # the reminders' timer, when they are wanted
+
+    def start_reminders(self) -> None:
+        """Read the reminders' index (in the background) and wake chats as they owe."""
+        if self.alarm is not None:
+            self.alarm.start()
 
     async def close(self) -> None:
-        """Finish what was taken (bounded), then leave in held-updates.json what is not."""
+        """Finish what was taken (bounded), then leave in held-updates.json what is not;
+        the reminders' index is closed last, after the workers' last words to it."""
         await self.pool.close(grace=CLOSE_SECONDS)
+        if self.alarm is not None:
+            await self.alarm.close()
         await self.held.close()
 
 
@@ -326,16 +346,29 @@ def wire(
     outbox: Outbox,
     admins: Admins,
     idle_seconds: float = 300.0,
+    *,
+    remind_lead: int | None = None,
 ) -> Core:
     """The pool over `data_dir`'s files with its held updates and refusals, and the
-    dispatcher that routes updates to it."""
+    dispatcher that routes updates to it; with `remind_lead`, the reminders' timer."""
     pool = Pool(Store(data_dir), outbox, tz=tz, idle_seconds=idle_seconds)
     held = Held(data_dir)
     pool.keep_records = lambda: held.ids
+    alarm = None
+    if remind_lead is not None:
+        alarm = Alarm(data_dir, functools.partial(_remind, pool), tz=tz, lead=remind_lead)
+        pool.alarm, pool.remind_lead = alarm, remind_lead
     pool.verdicts = held
     dispatcher = Dispatcher(pool=pool, bot_username=username, admins=admins)
     dispatcher.include_routers(telegram.router, intro.router)
-    return Core(pool, held, dispatcher)
+    return Core(pool, held, dispatcher, alarm)
+
+
+async def _remind(pool: Pool, chat_id: int) -> None:
+    """The timer's word to a chat's worker: send what its file says is owed now."""
+    kind: ChatKind = "group" if chat_id < 0 else "private"
+    with contextlib.suppress(RuntimeError):  # the pool is closing: owed at the next start
+        await pool.submit(Request(0, chat_id, kind, None, 0, REMIND))
 
 
 async def resubmit_held(pool: Pool, held: Held) -> None:

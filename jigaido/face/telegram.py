@@ -64,6 +64,7 @@ GROUP_MENU = [
     BotCommand(command="untrack", description="Stop tracking a bounty: id"),
     BotCommand(command="my", description="The bounties you track here"),
     BotCommand(command="timezone", description="The group's time zone (admins set it)"),
+    BotCommand(command="remind", description="Reminders of due dates: on or off (admins)"),
     BotCommand(command="help", description="What I can do"),
 ]
 PRIVATE_MENU = [
@@ -75,6 +76,7 @@ PRIVATE_MENU = [
     BotCommand(command="reopen", description="Reopen a done bounty: id"),
     BotCommand(command="my", description="All your bounties, the done ones last"),
     BotCommand(command="timezone", description="Your time zone for due dates"),
+    BotCommand(command="remind", description="Reminders of due dates: on or off"),
     BotCommand(command="help", description="What I can do"),
 ]
 

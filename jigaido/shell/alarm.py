@@ -64,6 +64,7 @@ class Alarm:
         self._saving: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.fired = 0
+        self._complete = False  # every chat is in `_next`: read clean, or rebuilt
 
     def __len__(self) -> int:
         return len(self._next)
@@ -78,12 +79,15 @@ class Alarm:
 
     async def close(self) -> None:
         """Stop the timer and leave the index written, marked clean."""
+        if self._task is None:
+            return  # never started: what is on disk was not read, so it stays as it is
         for task in (self._task, self._saving):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self._save(clean=True)
+        # Cut short in its rebuild, it is not whole: the next start rebuilds it again.
+        await self._save(clean=self._complete)
 
     def update(self, chat_id: int, moment: int | None) -> None:
         """`chat_id` next owes a reminder at `moment` (None: never, as it stands)."""
@@ -113,6 +117,7 @@ class Alarm:
                 if chat_id not in self._next:  # a worker's word since start is newer
                     self.update(chat_id, moment)
             log.info("%s rebuilt: %d chats with reminders to come", INDEX_FILE, len(rebuilt))
+        self._complete = True
         await self._ring()
 
     async def _ring(self) -> None:

@@ -140,6 +140,9 @@ class Reply:
 # or Undeliverable; the face translates aiogram's exceptions into these.
 SendFunc = Callable[[int, str, int | None, int | None], Awaitable[None]]
 
+# The `command` of a Reply that carries reminders (answers no one's command).
+REMINDERS = ":reminders"
+
 
 class Buttons(Protocol):
     """What the outbox needs from the face for buttons, with SendFunc's errors. An edit
@@ -747,6 +750,8 @@ def _header(tickets: list[Ticket]) -> str:
     for command in dict.fromkeys(t.reply.command for t in tickets):
         asking = [t.reply.user_name for t in tickets if t.reply.command == command]
         what = f"/{escape(command)}" if command else "a message"
+        if command == REMINDERS:
+            what = "reminders"
         if any(asking):
             who = ", ".join(f"<b>{escape(n)}</b>" if n else "<i>no name</i>" for n in asking)
             said.append(f"{who} · {what}")

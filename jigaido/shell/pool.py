@@ -25,12 +25,21 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Protocol
 
-from jigaido.core import buttons, commands
-from jigaido.core.commands import MIGRATE, PRESS, Outcome, Request
+from jigaido.core import args, buttons, commands, reminders
+from jigaido.core.commands import MIGRATE, PRESS, REMIND, Outcome, Request
 from jigaido.core.errors import NotSaved
-from jigaido.core.model import GROUP_FILE, USER_FILE, Confirmed, Doc, FileKey, prune_applied
-from jigaido.core.render import escape
-from jigaido.shell.outbox import Outbox, Reply, Ticket
+from jigaido.core.model import (
+    GROUP_FILE,
+    USER_FILE,
+    Confirmed,
+    Doc,
+    FileKey,
+    GroupBook,
+    UserBook,
+    prune_applied,
+)
+from jigaido.core.render import escape, split_messages
+from jigaido.shell.outbox import REMINDERS, Outbox, Reply, Ticket
 from jigaido.shell.store import Store
 
 log = logging.getLogger(__name__)
@@ -50,6 +59,21 @@ REFUSALS = frozenset({NOT_SAVED, NOT_READ, FAILED})
 # query about 15 s after the press, and a spinner left turning is worse than a "no".
 BUSY = "⏳ I'm busy just now and did not do that. Please press again in a moment."
 PRESS_SECONDS = 10.0
+
+
+# A reminder sent but not recorded (the disk failed) is recorded again this much later;
+# meanwhile it is not sent again.
+RECORD_RETRY_SECONDS = 60
+
+
+class Planner(Protocol):
+    """The reminders' timer (alarm.Alarm), as the workers tell it each chat's next moment."""
+
+    def plan_book(self, chat_id: int, book: GroupBook | UserBook) -> None: ...
+
+    def update(self, chat_id: int, moment: int | None) -> None: ...
+
+    def get(self, chat_id: int) -> int | None: ...
 
 
 class Verdicts(Protocol):
@@ -139,6 +163,9 @@ class Pool:
         # bot holds on disk to apply again after a restart (see held.py).
         self.keep_records: Callable[[], Container[int]] = frozenset
         self.verdicts: Verdicts = _NoVerdicts()
+        # The reminders' timer (None: no reminders) and their lead ("24 hours before").
+        self.alarm: Planner | None = None
+        self.remind_lead = reminders.LEAD_SECONDS
         self.flushes = 0
         self._workers: dict[int, _Worker] = {}
         self._moved: dict[int, int] = {}  # migrated group id -> its new id
@@ -289,6 +316,11 @@ class _Worker:
         self.unsent = 0  # answers handed to the outbox and not yet out
         self.waiting = False  # blocked on its queue, nothing in hand
         self.answered: set[int] = set()  # ids of the batch's jobs whose answer is posted
+        # Reminders handed to the outbox, and those out but not yet in the chat's file:
+        # neither is sent again meanwhile.
+        self.reminding: dict[tuple[int, str], reminders.Reminder] = {}
+        self.unrecorded: dict[tuple[int, str], reminders.Reminder] = {}
+        self.record_failed = False
         self.task = asyncio.create_task(self.run(), name=f"chat:{chat_id}")
 
     async def stop(self) -> None:
@@ -298,7 +330,8 @@ class _Worker:
     @property
     def idle(self) -> bool:
         """Nothing queued, nothing in hand, every answer out: stopping it loses nothing."""
-        return self.waiting and self.queue.empty() and self.unsent == 0
+        quiet = self.unsent == 0 and not self.reminding and not self.unrecorded
+        return self.waiting and self.queue.empty() and quiet
 
     def cancel(self) -> None:
         self.task.cancel()
@@ -322,6 +355,8 @@ class _Worker:
                 if moved_to is not None or any(isinstance(j, _Stop) for j in batch):
                     # What is queued behind a stop (a migration racing), or everything
                     # of a chat found moved, goes to whoever handles its id now.
+                    if moved_to is None:
+                        await self._settle_reminders()
                     self.pool._forget(self)
                     handing, taken = (taken if moved_to is not None else []), []
                     await self._hand_over(handing, moved_to is not None)
@@ -406,6 +441,11 @@ class _Worker:
                     await self._process(run)
                     run = []
                 await self._migrate(int(job.request.args), job)
+            elif job.request.command == REMIND:
+                if run:
+                    await self._process(run)
+                    run = []
+                await self._remind(job)
             else:
                 run.append(job)
         if run:
@@ -452,6 +492,9 @@ class _Worker:
                     await self._process([job])
                 return
             answers = [(job, _said(job.request, NOT_SAVED)) for job, _ in answers]
+        else:
+            for key in dirty:
+                self._plan(self.docs.get(key))
         for job, outcome in answers:
             refusal = _refusal(outcome)
             if refusal is not None:
@@ -628,11 +671,141 @@ class _Worker:
         finally:
             self.docs.clear()  # reloaded from disk on next use
         log.info("chat %s: migration from %s: %s", new_id, old_id, result)
+        if self.pool.alarm is not None:
+            # The merged book's reminders are planned from its file, by a reminder run.
+            self.pool.alarm.update(old_id, None)
+            self.pool.alarm.update(new_id, int(self.pool.clock()))
         waiting = self.pool._unfinished.get(new_id, {})
         for done in [*waiting.pop(old_id, []), *([job] if job is not None else [])]:
             _resolve(done, ok=True)
         if not waiting:
             self.pool._unfinished.pop(new_id, None)
+
+
+    # --- reminders ---------------------------------------------------------------------
+
+    async def _remind(self, job: Job) -> None:
+        """What the chat's file says is owed now is sent (one message for all), recorded
+        in the file once out, and the timer set to the chat's next moment. Never an
+        answer to anyone: a failure is logged and tried again later."""
+        try:
+            key = FileKey.group(self.chat_id) if self.chat_id < 0 else FileKey.user(self.chat_id)
+            if key not in self.docs:
+                await self._load(key)
+            book = self.docs.get(key)
+            if not isinstance(book, GroupBook | UserBook):
+                return  # no bounties here (any more)
+            now = int(self.pool.clock())
+            book = await self._record_reminders(key, book, now)
+            zone = args.zone(book.tz, self.pool.tz)
+            pending = self.reminding.keys() | self.unrecorded.keys()
+            owed = [
+                r
+                for r in reminders.owed(book, now, self.pool.remind_lead, zone)
+                if (r.bounty_id, r.key) not in pending
+            ]
+            if owed:
+                self._send_reminders(book, owed, now, zone)
+            self._plan(book)
+        except Exception:
+            log.exception("chat %s: reminders failed; tried again in a minute", self.chat_id)
+            self.docs.clear()
+            if self.pool.alarm is not None:
+                self.pool.alarm.update(self.chat_id, int(self.pool.clock()) + RECORD_RETRY_SECONDS)
+        finally:
+            _resolve(job, ok=True)
+
+    async def _record_reminders(
+        self, key: FileKey, book: GroupBook | UserBook, now: int
+    ) -> GroupBook | UserBook:
+        """The reminders that went out, written into their bounties (the chat's file)."""
+        if not self.unrecorded:
+            return book
+        marked = reminders.mark_sent(book, self.unrecorded.values())
+        self.docs[key] = marked
+        self.record_failed = not await self._flush([key], {key: book}, now)
+        if self.record_failed:
+            log.warning(
+                "chat %s: %d reminders sent but not recorded; not sent again meanwhile",
+                self.chat_id,
+                len(self.unrecorded),
+            )
+            return book
+        self.unrecorded.clear()
+        written = self.docs[key]
+        assert isinstance(written, GroupBook | UserBook)
+        return written
+
+    def _send_reminders(
+        self, book: GroupBook | UserBook, owed: list[reminders.Reminder], now: int, zone: tzinfo
+    ) -> None:
+        blocks = reminders.blocks(book, owed, now, zone, self.pool.remind_lead)
+        ticket = self.pool.outbox.post(
+            Reply(chat_id=self.chat_id, texts=tuple(split_messages(blocks)), command=REMINDERS)
+        )
+        for r in owed:
+            self.reminding[r.bounty_id, r.key] = r
+        self.sending = asyncio.create_task(
+            self._deliver_reminders(self.sending, ticket, owed), name=f"remind:{self.chat_id}"
+        )
+
+    async def _deliver_reminders(
+        self,
+        previous: asyncio.Task[None] | None,
+        ticket: Ticket,
+        owed: list[reminders.Reminder],
+    ) -> None:
+        """Out in the chat's turn; then to be recorded (the timer wakes the worker for it).
+        A reminder Telegram refuses (the bot blocked or removed) counts as sent: it is
+        not tried forever."""
+        delivered = False
+        try:
+            if previous is not None:
+                with contextlib.suppress(Exception):
+                    await previous
+            if not await self.pool.outbox.deliver(ticket):
+                log.warning(
+                    "chat %s: %d reminders not delivered; given up, not tried again",
+                    self.chat_id,
+                    len(owed),
+                )
+            delivered = True
+        except Exception:
+            log.exception("chat %s: sending reminders failed", self.chat_id)
+            delivered = True  # whether it went is unknown: not sent again in a loop
+        finally:
+            for r in owed:
+                self.reminding.pop((r.bounty_id, r.key), None)
+                if delivered:
+                    self.unrecorded[r.bounty_id, r.key] = r
+            if delivered and self.pool.alarm is not None:
+                self.pool.alarm.update(self.chat_id, int(self.pool.clock()))
+
+    def _plan(self, doc: Doc | None) -> None:
+        """The timer told when the chat next owes a reminder, as `doc` (its book, just
+        read or written) stands, leaving out those on their way."""
+        alarm = self.pool.alarm
+        if alarm is None or not isinstance(doc, GroupBook | UserBook):
+            return
+        pending = [*self.reminding.values(), *self.unrecorded.values()]
+        alarm.plan_book(self.chat_id, reminders.mark_sent(doc, pending))
+        if self.unrecorded:
+            soon = int(self.pool.clock()) + (RECORD_RETRY_SECONDS if self.record_failed else 0)
+            planned = alarm.get(self.chat_id)
+            alarm.update(self.chat_id, soon if planned is None else min(planned, soon))
+
+    async def _settle_reminders(self) -> None:
+        """Before the worker stops (the bot closing): what went out is recorded."""
+        if self.sending is not None:
+            with contextlib.suppress(Exception):
+                await self.sending
+        if not self.unrecorded:
+            return
+        key = FileKey.group(self.chat_id) if self.chat_id < 0 else FileKey.user(self.chat_id)
+        book = self.docs.get(key)
+        if isinstance(book, GroupBook | UserBook):
+            with contextlib.suppress(Exception):
+                await self._record_reminders(key, book, int(self.pool.clock()))
 
 
 @dataclass(frozen=True, slots=True)
