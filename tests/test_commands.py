@@ -1226,6 +1226,35 @@ def test_changing_the_zone_keeps_each_all_day_due_on_its_day(chats: Chats) -> No
     assert "2025-04-01 23:00" in listing  # 09:00 UTC is 23:00 in Kiritimati
 
 
+# --- /remind --------------------------------------------------------------------------------
+
+
+def test_remind_off_and_on_in_a_dm_is_the_owners_to_set(chats: Chats) -> None:
+    """/remind shows the state; /remind off stores `reminders: false`, /remind on
+    takes it back (the field absent again); the same word twice changes nothing."""
+    assert assert_refused(chats, chats.request(ANN, "remind")).startswith("🔔 Reminders are on")
+    assert chats.send(ANN, "remind", "OFF").startswith("🔕 Reminders are off here")
+    assert chats.user().reminders is False
+    assert assert_refused(chats, chats.request(ANN, "remind", "off")).startswith("🔕")
+    assert chats.send(ANN, "remind", "on").startswith("🔔 Reminders are on here")
+    assert chats.user().reminders is True
+
+
+def test_a_groups_reminders_are_turned_off_by_an_admin_only(chats: Chats) -> None:
+    refused = assert_refused(chats, chats.request(GROUP_A, "remind", "off"))
+    assert "Only an admin of this group can turn its reminders on or off" in refused
+    unknown = assert_refused(chats, chats.request(GROUP_A, "remind", "off", admin=None))
+    assert "could not check" in unknown
+    shown = assert_refused(chats, chats.request(GROUP_A, "remind"))  # anyone may look
+    assert shown.startswith("🔔 Reminders are on in this group")
+    assert chats.send(GROUP_A, "remind", "off", admin=True).startswith("🔕")
+    assert chats.group().reminders is False
+    odd = assert_refused(chats, chats.request(GROUP_A, "remind", "sometimes", admin=True))
+    assert "/remind on or /remind off" in odd
+    assert needs_admin(chats.request(GROUP_A, "remind", "on", admin=None))
+    assert not needs_admin(chats.request(GROUP_A, "remind", admin=None))
+
+
 def test_migration_keeps_the_zone_and_the_trackers() -> None:
     """A group that becomes a supergroup keeps its time zone and who tracks what."""
     old = replace(
