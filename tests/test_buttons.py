@@ -238,23 +238,28 @@ def test_more_than_ten_are_paged_ten_a_page_in_order() -> None:
 
 
 def test_long_bounties_move_whole_to_the_next_page() -> None:
-    """Pages also end before 4,096 characters, and a bounty is never cut between two."""
-    long = [bounty(i, text=f"{i:02d} " + "é" * 995) for i in range(1, 9)]
+    """Pages also end before 4,096 characters, and a bounty is never cut between two
+    (long links: a list shortens long texts)."""
+    long = [
+        bounty(i, text=f"{i:02d} " + "é" * 995, link=f"https://e.org/{i}/" + "p" * 1500)
+        for i in range(1, 9)
+    ]
     shown = pages("Mine", long, NOW, UTC)
     assert len(shown) > 1
     for page in shown:
         assert visible_length(page) <= MESSAGE_LIMIT
     joined = "\n".join(shown)
     for b in long:
-        assert f"<b>#{b.id}</b> {b.text}" in joined
+        assert f"<b>#{b.id}</b> {b.text[:100]}" in joined
+        assert f">{b.link}</a>" in joined
     assert [int(x) for page in shown for x in _ids(page)] == list(range(1, 9))
     assert all(len(_ids(page)) <= PAGE_SIZE for page in shown)
 
 
 def test_a_bounty_too_long_for_a_page_is_cut_over_pages_and_nothing_is_lost() -> None:
-    """Only a bounty longer than a whole page (a hand-edited file) is cut: over as many
-    pages as it needs, every character kept."""
-    huge = bounty(2, text="x" * 9000)
+    """Only a bounty longer than a whole page (a hand-edited file, its link of 9,000
+    characters) is cut: over as many pages as it needs, every character kept."""
+    huge = bounty(2, link="https://e.org/" + "x" * 9000)
     shown = pages("Mine", [bounty(1), huge, bounty(3)], NOW, UTC)
     assert len(shown) >= 4
     for page in shown:

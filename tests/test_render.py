@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from jigaido.core.model import Bounty
 from jigaido.core.render import (
+    LIST_LINES,
+    LIST_TEXT,
     LOCAL_CLOCK_AHEAD,
     LOCAL_CLOCK_PAST,
     MESSAGE_LIMIT,
@@ -22,6 +24,7 @@ from jigaido.core.render import (
     format_due,
     is_overdue,
     render_list,
+    shorten,
     sort_key,
     split_messages,
     visible_length,
@@ -160,6 +163,115 @@ def test_card_has_every_field_and_the_state() -> None:
     assert "tracked" not in dm
     for in_group in (True, False):
         parse_html(bounty_card(b, NOW, UTC, in_group=in_group))
+
+
+# --- lists on a phone -------------------------------------------------------------------
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def first_line(block: str) -> str:
+    return text_of(block).split("\n")[0]
+
+
+def test_a_long_text_is_shortened_in_a_list_and_whole_on_its_card() -> None:
+    """A 1,000-character text shows in a list as its first words, cut at a word, ending
+    "…" and naming the card; the card shows all of it."""
+    text = " ".join(f"word{i}" for i in range(200))[:1000]
+    b = bounty(id=7, text=text)
+    line = first_line(bounty_block(b, NOW, UTC))
+    assert line.endswith("… (all: /bounty 7)")
+    shown = line.removeprefix("#7 ").removesuffix("… (all: /bounty 7)")
+    assert text.startswith(shown + " ")  # a whole word, then the space it was cut at
+    assert LIST_TEXT // 2 < utf16(shown) + 1 <= LIST_TEXT
+    assert text_of(bounty_card(b, NOW, UTC, in_group=True)).startswith(f"#7 {text}\n")
+
+
+def test_a_text_up_to_the_limit_is_whole() -> None:
+    """Exactly LIST_TEXT UTF-16 units (astral characters count two) show whole; one more
+    and the text is shortened to fit, "…" included."""
+    for unit in ("x", "🎯"):
+        fits = unit * (LIST_TEXT // utf16(unit))
+        assert utf16(fits) == LIST_TEXT
+        assert shorten(fits) is None
+        assert first_line(bounty_block(bounty(text=fits), NOW, UTC)) == f"#1 {fits}"
+        short = shorten(fits + unit)
+        assert short is not None
+        assert short.endswith("…")
+        assert utf16(short) <= LIST_TEXT
+        assert (fits + unit).startswith(short.removesuffix("…"))
+
+
+def test_many_lines_are_shortened_to_a_few() -> None:
+    """A short text over many lines shows its first LIST_LINES lines in a list."""
+    text = "\n".join(f"step {i}" for i in range(1, 10))
+    short = shorten(text)
+    assert short == "\n".join(f"step {i}" for i in range(1, LIST_LINES + 1)) + "…"
+    assert shorten("\n".join(["a"] * LIST_LINES)) is None
+
+
+def test_shortening_keeps_escaping_and_whole_characters() -> None:
+    """A cut never lands inside an entity (the text is cut before it is escaped), nor
+    between a letter and its accent, nor inside an emoji sequence."""
+    b = bounty(text="&<>@" * 100)
+    block = bounty_block(b, NOW, UTC)
+    parse_html(block)
+    shown = first_line(block).removeprefix("#1 ").removesuffix("… (all: /bounty 1)")
+    assert ("&<>@" * 100).startswith(shown.replace(WJ, ""))
+    accents = shorten("e\u0301" * 150)
+    assert accents is not None
+    assert accents.endswith("e\u0301…")
+    family = "👩\u200d👩\u200d👧"
+    joined = shorten(family * 40)
+    assert joined is not None
+    assert joined.endswith(family + "…")
+
+
+def test_a_list_says_who_added_it_and_how_many_track_it() -> None:
+    """In a group's list each bounty names who added it and, when any do, how many
+    track it; escaped. A personal bounty (no creator, no trackers) says neither."""
+    b = replace(bounty(), created_by_user_id=5, created_by_name="<Ann> @a", tracked_by=(5, 6))
+    assert text_of(bounty_block(b, NOW, UTC)).endswith(
+        f"\n➕ added by <Ann> @{WJ}a · 👀 2 tracking"
+    )
+    untracked = replace(b, tracked_by=())
+    assert text_of(bounty_block(untracked, NOW, UTC)).endswith("\n➕ added by <Ann> @\u2060a")
+    nameless = replace(b, created_by_name=None, tracked_by=(9,))
+    assert text_of(bounty_block(nameless, NOW, UTC)) == "#1 do it\n👀 1 tracking"
+    assert text_of(bounty_block(bounty(), NOW, UTC)) == "#1 do it"
+
+
+@settings(deadline=None)
+@given(
+    text=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=1000),
+    id=st.integers(min_value=1, max_value=10**16),
+    name=st.none() | st.text(max_size=64),
+)
+def test_shortened_blocks_property(text: str, id: int, name: str | None) -> None:
+    """Any text: the list shows at most LIST_TEXT units on at most LIST_LINES lines, a
+    prefix of the text, as HTML Telegram parses; the card holds the whole text."""
+    short = shorten(text)
+    if short is None:
+        assert utf16(text) <= LIST_TEXT
+        assert text.count("\n") < LIST_LINES
+    else:
+        assert utf16(short) <= LIST_TEXT
+        assert short.count("\n") < LIST_LINES
+        assert short.endswith("…")
+        assert text.startswith(short.removesuffix("…"))
+    b = Bounty(id, text, None, None, 0, created_by_user_id=5, created_by_name=name, tracked_by=(5,))
+    block = bounty_block(b, NOW, UTC)
+    parse_html(block)
+    _Parsed(block)
+    hint = len(f" (all: /bounty {id})") if short is not None else 0
+    meta = visible_length(escape(f"\n➕ added by {name} · ")) if name else 1
+    bound = len(f"#{id} ") + utf16(escape(short or text)) + hint + meta + len("👀 1 tracking") + 1
+    assert visible_length(block) <= bound
+    card = bounty_card(b, NOW, UTC, in_group=True)
+    parse_html(card)
+    assert f"<b>#{id}</b> {escape(text)}\n" in card
 
 
 # --- the date_time entity ---------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -131,9 +132,19 @@ def sort_key(b: Bounty) -> tuple[bool, int, int]:
     return (b.due_date_ts is None, b.due_date_ts or 0, b.id)
 
 
+# A bounty's text in a list, as a phone shows it: at most this many UTF-16 units ("…"
+# included) on at most this many lines. A list is for finding a bounty; its card
+# (`/bounty <id>`), which the shortened text names, shows all of it.
+LIST_TEXT = 200
+LIST_LINES = 4
+
+
 def bounty_block(b: Bounty, now: int, tz: tzinfo) -> str:
-    """A bounty as lists show it: id, text, link, due, who is on it, done."""
-    lines = [f"<b>#{b.id}</b> {escape(b.text)}"]
+    """A bounty as lists show it: id, text (shortened when long), link, due, who is on
+    it, done, and in a group who added it and how many track it."""
+    short = shorten(b.text)
+    text = escape(b.text) if short is None else f"{escape(short)} <i>(all: /bounty {b.id})</i>"
+    lines = [f"<b>#{b.id}</b> {text}"]
     if b.link is not None:
         lines.append(f'🔗 <a href="{html.escape(b.link, quote=True)}">{escape(b.link)}</a>')
     if b.due_date_ts is not None:
@@ -142,7 +153,54 @@ def bounty_block(b: Bounty, now: int, tz: tzinfo) -> str:
         lines.append(f"🙋 {person(b.claimed_by_name, b.claimed_by_user_id)}")
     elif b.done:
         lines.append(_done_line(b, tz))
+    # Personal bounties keep no creator and no trackers: nothing to say in a DM. A
+    # creator known only by id (a v1 file) is left to the card: "user 456" says nothing.
+    who = [f"➕ added by {escape(b.created_by_name)}"] if b.created_by_name else []
+    if b.tracked_by:
+        who.append(f"👀 {len(b.tracked_by)} tracking")
+    if who:
+        lines.append(" · ".join(who))
     return "\n".join(lines)
+
+
+def shorten(text: str, limit: int = LIST_TEXT, max_lines: int = LIST_LINES) -> str | None:
+    """`text` cut to at most `limit` UTF-16 units and `max_lines` lines, ending "…",
+    at a word boundary where one is near; None when it fits whole. Cut as plain text,
+    before escaping, so never inside an entity, a tag or a surrogate pair."""
+    lines = text.split("\n")
+    if _utf16_len(text) <= limit and len(lines) <= max_lines:
+        return None
+    head = "\n".join(lines[:max_lines])
+    room = limit - 1  # for "…"
+    end = 0
+    used = 0
+    for ch in head:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > room:
+            break
+        end += 1
+    if end < len(head):
+        # The last space or line break in the second half, else as far as fits, but not
+        # between a character and the marks or joiners that belong to it.
+        space = max(head.rfind(" ", 0, end + 1), head.rfind("\n", 0, end + 1))
+        if space * 2 >= end:
+            end = space
+        else:
+            while end > 0 and _clings(head[end - 1], head[end]):
+                end -= 1
+    return head[:end].rstrip() + "…"
+
+
+def _clings(before: str, after: str) -> bool:
+    """Whether a cut between `before` and `after` would split what a reader sees as one
+    character: a combining mark, a variation selector, an emoji joined by a ZWJ."""
+    return (
+        unicodedata.combining(after) > 0
+        or unicodedata.category(after) in ("Mn", "Me")
+        or after in "\u200d\ufe0e\ufe0f"
+        or before == "\u200d"
+        or "\U0001f3fb" <= after <= "\U0001f3ff"  # skin tones
+    )
 
 
 def bounty_card(b: Bounty, now: int, tz: tzinfo, *, in_group: bool) -> str:
