@@ -302,13 +302,13 @@ async def test_addressing_chatter_and_edits(api: FakeBotAPI, bot: BotProcess) ->
     assert private_menu is not None
     assert [c["command"] for c in group_menu] == [
         "bounty", "add", "edit", "delete", "claim", "unclaim", "done", "reopen", "track",
-        "untrack", "my", "timezone", "help",
+        "untrack", "my", "timezone", "remind", "help",
     ]  # fmt: skip
     assert all(c["description"] for c in group_menu + private_menu)
     private_names = {c["command"] for c in private_menu}
-    assert {"bounty", "add", "edit", "delete", "done", "reopen", "my", "timezone", "help"} <= (
-        private_names
-    )
+    assert {
+        "bounty", "add", "edit", "delete", "done", "reopen", "my", "timezone", "remind", "help"
+    } <= private_names  # fmt: skip
     assert not private_names & {"track", "untrack", "claim", "unclaim"}
 
     group = -1003
