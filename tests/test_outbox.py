@@ -20,11 +20,14 @@ from typing import TypeVar
 
 import pytest
 
+from jigaido.core.buttons import Keyboard
 from jigaido.core.errors import ChatMoved, RetryLater, Undeliverable
 from jigaido.core.render import MESSAGE_LIMIT, visible_length
 from jigaido.shell.outbox import (
     NETWORK_ATTEMPTS,
     TELEGRAM,
+    TYPING_AFTER,
+    TYPING_EVERY,
     ChatLimits,
     Limits,
     Outbox,
@@ -637,3 +640,205 @@ async def test_only_sends_inside_their_window_are_carried_over() -> None:
     assert set(outbox.recent_sends()) == {GROUP}
     await time.run(time.sleep(60))
     assert outbox.recent_sends() == {}
+
+
+# --- "typing" while an answer waits ----------------------------------------------------
+
+
+class TypingTelegram(Telegram):
+    """The send function and the face's buttons, with typing: records each chat action
+    (time, chat, topic), raising the scripted `typing_errors` first."""
+
+    def __init__(
+        self, time: VirtualTime, *errors: Exception, typing_errors: Sequence[Exception] = ()
+    ):
+        super().__init__(time, *errors)
+        self.typed: list[tuple[float, int, int | None]] = []
+        self.typing_errors = list(typing_errors)
+
+    async def send(
+        self, chat: int, text: str, reply_to: int | None, thread: int | None, keyboard: Keyboard
+    ) -> None:
+        await self(chat, text, reply_to, thread)
+
+    async def edit(self, chat: int, message_id: int, text: str | None, keyboard: Keyboard) -> None:
+        await self(chat, text or "", None, None)
+
+    async def toast(self, query_id: str, text: str) -> None:
+        pass
+
+    async def typing(self, chat: int, thread: int | None) -> None:
+        if self.typing_errors:
+            raise self.typing_errors.pop(0)
+        self.typed.append((self.time.now, chat, thread))
+
+    def typed_to(self, chat: int) -> list[float]:
+        return [at for at, c, _ in self.typed if c == chat]
+
+
+def typing_setup(
+    *errors: Exception, limits: Limits = TELEGRAM, typing_errors: Sequence[Exception] = ()
+) -> tuple[VirtualTime, TypingTelegram, Outbox]:
+    time = VirtualTime()
+    telegram = TypingTelegram(time, *errors, typing_errors=typing_errors)
+    outbox = Outbox(telegram, buttons=telegram, limits=limits, clock=time.clock, sleep=time.sleep)
+    return time, telegram, outbox
+
+
+# Two messages a minute into a group, never merged: the third answer waits a minute.
+TWO_A_MINUTE = Limits(overall=TELEGRAM.overall, group=ChatLimits((Rate(2, 60.0),)))
+
+
+async def test_a_long_wait_shows_typing_every_5_s_until_the_answer() -> None:
+    """An answer that waits a minute for its group's window: "typing" in its topic from
+    the moment it waits, every 5 s while more than 3 s of the wait are left, none once
+    it is out; the two answers before it went at once, with no typing."""
+    time, telegram, outbox = typing_setup(limits=TWO_A_MINUTE)
+    replies = [outbox.post(answer(GROUP, n, thread=7)) for n in range(1, 4)]
+    await time.run(deliver_in_order(outbox, replies, time))
+    first, second, third = telegram.to(GROUP)
+    assert first.at == second.at == 0
+    assert third.at == pytest.approx(60, abs=0.01)
+    typed = telegram.typed_to(GROUP)
+    assert typed == pytest.approx([5.0 * k for k in range(12)])  # 0, 5, …, 55
+    assert all(third.at - t > TYPING_AFTER for t in typed)
+    assert {thread for _, _, thread in telegram.typed} == {7}
+    assert outbox.typings == 12
+    await time.run(time.sleep(120))  # nothing left to wait for: no more typing
+    assert len(telegram.typed) == 12
+
+
+async def test_no_typing_when_answers_go_at_once() -> None:
+    """A quiet command, a short burst merged within a second or two, a private chat's
+    answers a second apart: no chat waits more than 3 s, so none is shown typing."""
+    time, telegram, outbox = typing_setup()
+    busy = arrive(time, outbox, GROUP, [0.0] * 30, "g")
+    private = arrive(time, outbox, 77, [0.0, 0.1, 0.2], "p")
+    quiet = after(time, 0.5, outbox, answer(4242, 1))
+    await time.run(busy, private, quiet)
+    assert telegram.messages
+    assert telegram.typed == []
+
+
+class ButtonsOnly:
+    """A face with buttons and no typing."""
+
+    def __init__(self, telegram: Telegram) -> None:
+        self.telegram = telegram
+
+    async def send(
+        self, chat: int, text: str, reply_to: int | None, thread: int | None, keyboard: Keyboard
+    ) -> None:
+        await self.telegram(chat, text, reply_to, thread)
+
+    async def edit(self, chat: int, message_id: int, text: str | None, keyboard: Keyboard) -> None:
+        pass
+
+    async def toast(self, query_id: str, text: str) -> None:
+        pass
+
+
+async def test_an_outbox_without_typing_sends_none(caplog: pytest.LogCaptureFixture) -> None:
+    """The same long wait behind buttons that cannot type (and behind no buttons at all):
+    the answers go out just the same, and no chat action is tried."""
+    for buttons in (True, False):
+        time = VirtualTime()
+        telegram = Telegram(time)
+        outbox = Outbox(
+            telegram, buttons=ButtonsOnly(telegram) if buttons else None, limits=TWO_A_MINUTE,
+            clock=time.clock, sleep=time.sleep,
+        )  # fmt: skip
+        replies = [outbox.post(answer(GROUP, n)) for n in range(1, 4)]
+        await time.run(deliver_in_order(outbox, replies, time))
+        assert [m.at for m in telegram.to(GROUP)] == pytest.approx([0, 0, 60], abs=0.01)
+        assert outbox.typings == 0
+    assert "typing" not in caplog.text
+
+
+async def test_typing_never_moves_an_answer_and_keeps_within_the_limits() -> None:
+    """A steady trickle into one group (its answers held back for seconds at a time)
+    beside the 41-chat burst: every message goes out exactly when it does without
+    typing; each chat is shown typing at most once every 5 s, only with its next message
+    more than 3 s away, and only while the bot's last second holds fewer than 15 sends
+    (messages and chat actions together)."""
+    trickle = -3000
+    load = {**spread_load(), trickle: [float(s) for s in range(180)]}
+    sent = {}
+    for typing in (False, True):
+        time, telegram, outbox = typing_setup() if typing else setup()
+        await time.run(
+            *(arrive(time, outbox, chat, moments, f"c{chat}") for chat, moments in load.items())
+        )
+        sent[typing] = [(m.at, m.chat, m.text) for m in telegram.messages]
+    assert sent[True] == sent[False]
+    assert isinstance(telegram, TypingTelegram)
+    assert len(telegram.typed) >= 10
+    messages = [m.at for m in telegram.messages]
+    for chat in {c for _, c, _ in telegram.typed}:
+        typed = telegram.typed_to(chat)
+        assert all(b - a >= TYPING_EVERY for a, b in itertools.pairwise(typed))
+        times = [m.at for m in telegram.to(chat)]
+        for t in typed:
+            following = [m for m in times if m >= t]
+            assert following, "typing after the chat's last answer"
+            assert following[0] - t > TYPING_AFTER
+    for t, _, _ in telegram.typed:
+        recent = sum(t - 1 < m <= t for m in messages) + sum(
+            t - 1 < u < t for u, _, _ in telegram.typed
+        )
+        assert recent < 15
+    assert outbox.floods == 0
+
+
+async def test_no_typing_while_telegram_asks_to_wait() -> None:
+    """A 429 that pauses a chat for 30 s, or a network down: the chat is not shown
+    typing meanwhile (Telegram asked for quiet; the call would fail anyway)."""
+    for error in (
+        RetryLater(30, "Too Many Requests", is_flood=True),
+        *[RetryLater(1, "network down", is_flood=False)] * 4,
+    ):
+        time, telegram, outbox = typing_setup(error)
+        assert await time.run(outbox.deliver(answer(GROUP, 1))) == [True]
+        assert telegram.messages
+        assert telegram.typed == []
+
+
+async def test_a_failed_typing_is_dropped_and_a_429_for_one_stops_them_a_while() -> None:
+    """A chat action refused, failing on the network or answered 429 is never retried
+    and never touches the answers: they go out as they would; after the 429 none is
+    sent for the time it names."""
+    errors = [
+        Undeliverable("Bad Request: not enough rights"),
+        RetryLater(1, "network", is_flood=False),
+        RetryLater(20, "Too Many Requests", is_flood=True),
+    ]
+    time, telegram, outbox = typing_setup(limits=TWO_A_MINUTE, typing_errors=errors)
+    replies = [outbox.post(answer(GROUP, n)) for n in range(1, 4)]
+    assert all(ok for ok, _ in (await time.run(deliver_in_order(outbox, replies, time)))[0])
+    assert telegram.to(GROUP)[-1].at == pytest.approx(60, abs=0.01)
+    # Tried at 0, 5 and 10 (each failing); the 429 at 10 silences them until 30.
+    assert telegram.typed_to(GROUP) == pytest.approx([30.0 + 5 * k for k in range(6)])
+    assert outbox.typings == 6
+
+
+async def test_typing_waits_while_the_bot_sends_near_its_overall_limit() -> None:
+    """A group whose minute is spent (its last run's sends restored) waits ~59 s from
+    0.5 s on, while 60 private chats are answered every second for 10 s (the bot at 30
+    a second): the group is shown typing only once the bot's second has room again, and
+    its answer goes out when its window frees, as it would anyway."""
+    time, telegram, outbox = typing_setup()
+    outbox.restore_sends({GROUP: [1.0] * 20})
+    busy = [
+        arrive(time, outbox, 9000 + k, [float(s) for s in range(10)], f"p{k}") for k in range(60)
+    ]
+    waiting = after(time, 0.5, outbox, answer(GROUP, 1))
+    await time.run(waiting, *busy)
+    messages = [m.at for m in telegram.messages]
+    assert most_in_any_window(messages, 1) > 15  # the bot was busy
+    typed = telegram.typed_to(GROUP)
+    assert typed
+    assert typed[0] >= 10.0  # not while the private chats filled the bot's seconds
+    for t in typed:
+        assert sum(t - 1 < m <= t for m in messages) < 15
+    [answered] = telegram.to(GROUP)
+    assert answered.at == pytest.approx(59.0, abs=0.1)

@@ -336,6 +336,13 @@ class Sender:
                     raise Undeliverable(str(e), shut_out=True) from e
                 raise
 
+    async def typing(self, chat_id: int, thread_id: int | None) -> None:
+        """Show the chat (its forum topic) "typing" while an answer waits its turn."""
+        with _our_errors():
+            await self.bot.send_chat_action(
+                chat_id=chat_id, action="typing", message_thread_id=thread_id
+            )
+
 
 def make_sender(bot: Bot) -> Sender:
     """The outbox's send function, which is also its way to buttons, edits and toasts."""

@@ -27,6 +27,18 @@ not yet sent, so a burst of presses on one card costs one edit. A toast (the ans
 a press, shown to the presser alone) goes to no chat: it waits for no window and
 counts in none, since Telegram wants it within seconds of the press.
 
+While a chat's next answer waits for that chat's windows more than TYPING_AFTER
+seconds (a group that spent its minute), the chat is shown "typing" (sendChatAction),
+again every TYPING_EVERY seconds while it still waits: Telegram shows it for 5 s or until
+the bot's next message. A chat action is not a message: Telegram's limits are stated for
+messages, and it is meant to be repeated while the bot works, so it counts in no window
+and can never hold an answer back. Because those limits are not all published, it is
+kept well inside them anyway: one per chat per TYPING_EVERY seconds at most, only while
+the bot's overall second has half its budget to spare (messages and chat actions
+together), never in a chat Telegram asked to wait (a 429) or that the network cannot
+reach, never retried; a failed one is dropped, and a 429 for one stops them all for the
+time it names.
+
 Nothing is kept per chat once it has nothing to send and its windows have emptied.
 """
 
@@ -41,7 +53,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from jigaido.core.buttons import Keyboard
 from jigaido.core.errors import ChatMoved, RetryLater, Undeliverable
@@ -61,6 +73,10 @@ PRUNE_SECONDS = 5.0
 # How long a toast is retried (network errors, a 429): Telegram drops a press's query
 # about 15 s after the press, and a toast after that is refused anyway.
 TOAST_SECONDS = 10.0
+# "typing" in a chat whose answer will wait longer than TYPING_AFTER, every TYPING_EVERY
+# while it waits (Telegram shows the action for 5 s, or until the bot's next message).
+TYPING_AFTER = 3.0
+TYPING_EVERY = 5.0
 
 _SEP = "\n\n"  # between the answers of a merged message, as split_messages joins them
 
@@ -167,6 +183,15 @@ class Buttons(Protocol):
         """answerCallbackQuery; an empty text shows nothing, it only ends the spinner."""
 
 
+@runtime_checkable
+class Typing(Protocol):
+    """What the outbox needs from the face to show a chat that an answer is coming, with
+    SendFunc's errors. An outbox whose `buttons` have no `typing` shows none."""
+
+    async def typing(self, chat_id: int, thread_id: int | None) -> None:
+        """sendChatAction "typing", in the forum topic `thread_id`."""
+
+
 class Outbox:
     """The one way answers leave the bot. `Outbox(send)` keeps no limits and never
     merges (what tests of other parts use); the bot runs `Outbox.for_telegram(send)`.
@@ -185,6 +210,10 @@ class Outbox:
     ) -> None:
         self._send = send
         self._buttons = buttons
+        self._typing = buttons if isinstance(buttons, Typing) else None
+        self._typed = _Window(limits.overall)  # chat actions, beside the messages' window
+        self._typing_paused_until = -math.inf  # after a 429 for a chat action
+        self._typing_tasks: set[asyncio.Task[None]] = set()
         self._limits = limits
         self._clock = clock
         self._sleep = sleep
@@ -202,6 +231,7 @@ class Outbox:
         self.floods = 0  # 429s received
         self.edits = 0  # edits sent
         self.toasts = 0  # toasts sent
+        self.typings = 0  # chat actions sent
 
     @classmethod
     def for_telegram(cls, send: SendFunc, buttons: Buttons | None = None) -> Outbox:
@@ -328,7 +358,7 @@ class Outbox:
     async def _send_next(self, chat: _Chat) -> None:
         """Send the next message of `chat`'s backlog, once its windows allow (or, for a
         lone answer held to gather others, do nothing yet)."""
-        await self._wait(chat.window, lambda: chat.paused_until)
+        await self._wait(chat.window, lambda: chat.paused_until, chat)
         async with self._turns.turn(chat.backlog[0].posted_at):
             await self._wait(self._overall, lambda: self._paused_until)
             now = self._clock()
@@ -377,13 +407,80 @@ class Outbox:
         else:
             await self._send(chat.send_to, text, reply_to, reply.thread_id)
 
-    async def _wait(self, window: _Window, paused_until: Callable[[], float]) -> None:
+    async def _wait(
+        self, window: _Window, paused_until: Callable[[], float], chat: _Chat | None = None
+    ) -> None:
+        """Until `window` lets one more send through and `paused_until` has passed;
+        showing `chat` "typing" meanwhile, when it waits long."""
         while True:
             now = self._clock()
             at = max(window.next_free(now), paused_until())
             if at <= now:
                 return
-            await self._sleep(at - now)
+            wake = at if chat is None or self._typing is None else self._type(chat, now, at)
+            await self._sleep(wake - now)
+
+    def _type(self, chat: _Chat, now: float, until: float) -> float:
+        """Show `chat` "typing" now if its head answer waits until `until`, long enough,
+        and the limits allow; when to look again (`until`, or sooner to type again)."""
+        if chat.backlog[0].reply.edit_of is not None:
+            return until  # an edit brings no new message to end the typing
+        if chat.quiet_until > now or self._paused_until > now:
+            return until  # Telegram asked to wait, or the network is down
+        again = chat.typed_at + TYPING_EVERY
+        if chat.typing:
+            again = max(again, now + 1.0)  # the last one is still on its way
+        elif again <= now:
+            if until - now <= TYPING_AFTER:
+                return until
+            if self._typing_paused_until > now or not self._spare(now):
+                again = now + 1.0  # no room now: look again in a second
+            else:
+                self._start_typing(chat, now)
+                again = now + TYPING_EVERY
+        # Wake for the next one only if the answer will still wait long by then.
+        return again if until - again > TYPING_AFTER else until
+
+    def _spare(self, now: float) -> bool:
+        """Does the bot's overall window have half its budget to spare, counting the
+        chat actions sent beside the messages?"""
+        if not self._limits.overall:
+            return True
+        count = max(self._limits.overall, key=lambda r: r.seconds).count
+        used = 2 * count - self._overall.left(now) - self._typed.left(now)
+        return used < count // 2
+
+    def _start_typing(self, chat: _Chat, now: float) -> None:
+        assert self._typing is not None
+        chat.typed_at = now
+        chat.typing = True
+        self._typed.in_flight += 1
+        task = asyncio.create_task(
+            self._send_typing(self._typing, chat, chat.backlog[0].reply.thread_id),
+            name=f"typing:{chat.chat_id}",
+        )
+        self._typing_tasks.add(task)
+        task.add_done_callback(self._typing_tasks.discard)
+
+    async def _send_typing(self, typing: Typing, chat: _Chat, thread_id: int | None) -> None:
+        """One chat action, not awaited by the chat's answers; never retried."""
+        try:
+            await typing.typing(chat.send_to, thread_id)
+        except RetryLater as e:
+            if e.is_flood:
+                self._typing_paused_until = self._clock() + e.seconds
+                log.warning("429 for a chat action: none sent for %g s", e.seconds)
+            else:
+                log.debug("chat %s: typing not shown: %s", chat.chat_id, e)
+        except (ChatMoved, Undeliverable) as e:
+            log.debug("chat %s: typing not shown: %s", chat.chat_id, e)
+        except Exception:
+            log.exception("chat %s: typing failed", chat.chat_id)  # never the answers' loss
+        else:
+            self.typings += 1
+        finally:
+            chat.typing = False
+            self._typed.finish(self._clock())
 
     def _next_ticket(self, chat: _Chat, now: float) -> Ticket | None:
         """The backlog's head; or, when the chat (or the bot as a whole) would fall
@@ -482,6 +579,7 @@ class Outbox:
             else:
                 log.warning("chat %s: 429, paused for %g s", chat.chat_id, error.seconds)
             self._last_flood = (chat.chat_id, until)
+            chat.quiet_until = max(chat.quiet_until, until)
         else:
             chat.failures += 1
             backoff = min(MAX_BACKOFF, 0.5 * 2**chat.failures)
@@ -496,6 +594,7 @@ class Outbox:
                 backoff,
             )
             chat.paused_until = max(chat.paused_until, now + backoff)
+            chat.quiet_until = max(chat.quiet_until, now + backoff)
 
     def _settle(self, chat: _Chat, *, ok: bool) -> None:
         """The head is done: sent in full, or given up."""
@@ -593,7 +692,10 @@ class _Chat:
         "lone_since",
         "parts",
         "paused_until",
+        "quiet_until",
         "send_to",
+        "typed_at",
+        "typing",
         "window",
     )
 
@@ -610,6 +712,9 @@ class _Chat:
         self.paused_until = -math.inf  # after a 429, a network failure or a merged message
         self.failures = 0  # network failures in a row
         self.lone_since: float | None = None  # a lone answer held back to gather others
+        self.quiet_until = -math.inf  # no chat action: after a 429 or a network failure
+        self.typed_at = -math.inf  # the last chat action's start
+        self.typing = False  # a chat action on its way
 
     def idle(self, now: float) -> bool:
         return (
@@ -617,6 +722,8 @@ class _Chat:
             and not self.lock.locked()
             and self.paused_until <= now
             and self.window.empty(now)
+            and not self.typing
+            and self.typed_at <= now - TYPING_EVERY
         )
 
 

@@ -49,6 +49,13 @@ DEFAULT_USER_ID = 1001
 MAX_MESSAGE_LENGTH = 4096
 """Telegram's limit on a text message, in UTF-16 code units after entity parsing."""
 
+CHAT_ACTIONS = frozenset({
+    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
+    "upload_document", "choose_sticker", "find_location", "record_video_note",
+    "upload_video_note",
+})  # fmt: skip
+"""sendChatAction's actions, as the Bot API lists them."""
+
 QUERY_SECONDS = 15.0
 """How long after a press Telegram takes its answerCallbackQuery (not documented; about
 15 s is what bots meet, e.g. telegraf/telegraf#1839)."""
@@ -547,6 +554,7 @@ class FakeBotAPI:
                 "editMessageText": self._edit_message_text,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
                 "answerCallbackQuery": self._answer_callback_query,
+                "sendChatAction": self._send_chat_action,
                 "setMyCommands": self._set_my_commands,
                 "setMyDescription": self._set_my_description,
                 "setMyShortDescription": self._set_my_description,
@@ -1294,6 +1302,24 @@ class FakeBotAPI:
         if chat_id > 0:
             return {"id": chat_id, "type": "private", "first_name": "User"}
         return {"id": chat_id, "type": "supergroup", "title": "Test group"}
+
+    async def _send_chat_action(self, call: Call) -> bool:
+        """Recorded in `calls` (read them with `calls_to("sendChatAction")`); refused as
+        Telegram would for a chat the bot cannot reach or an action it does not know."""
+        chat_id = call.params.get("chat_id")
+        if isinstance(chat_id, bool) or not isinstance(chat_id, int):
+            raise _Reject(400, "Bad Request: chat not found")
+        if call.params.get("action") not in CHAT_ACTIONS:
+            raise _Reject(400, "Bad Request: wrong parameter action in request")
+        if chat_id in self.migrated_chats:
+            raise _Reject(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrated_chats[chat_id]},
+            )
+        if chat_id in self.blocked_chats:
+            raise _Reject(403, "Forbidden: bot was blocked by the user")
+        return True
 
     async def _set_my_description(self, call: Call) -> bool:
         # Telegram's limits: 512 characters for the description, 120 for the short one.
