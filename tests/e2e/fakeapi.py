@@ -529,6 +529,7 @@ class FakeBotAPI:
         change it at any time, as promotions and demotions do. A group not listed has
         no admins (every group has an owner, but an anonymous one is not listed)."""
         self._dropped_calls: dict[str, int] = {}  # method (lower case) -> how many
+        self._stalled: set[str] = set()  # methods (lower case) whose calls never arrive
         self.entity_date_ahead = ENTITY_DATE_AHEAD
         """A date_time entity further ahead than this many seconds is ENTITY_DATE_INVALID."""
         self._port = port
@@ -864,6 +865,22 @@ class FakeBotAPI:
         key = method.lower()
         self._dropped_calls[key] = self._dropped_calls.get(key, 0) + n
 
+    def stall(self, method: str, *, stalled: bool = True) -> None:
+        """From now on (until `stall(method, stalled=False)`) calls of `method` get no
+        answer and take no effect: each waits, and once released its connection is closed
+        unanswered, as a request lost in a network that hung. (A bot killed meanwhile
+        never had it reach Telegram.)"""
+        if stalled:
+            self._stalled.add(method.lower())
+        else:
+            self._stalled.discard(method.lower())
+            self._notify()
+
+    def forget_message(self, chat_id: int, message_id: int) -> None:
+        """The message is deleted (by a user or an admin): an edit of it is "message to
+        edit not found"; a press on it carries it as the bot last knew it."""
+        self._messages.pop((chat_id, message_id), None)
+
     # -- Telegram's flood limits (opt-in, for the benchmark) ---------------
 
     def enforce_limits(
@@ -1030,6 +1047,11 @@ class FakeBotAPI:
         self._notify()
         if handler is None:
             return _error(404, "Not Found")
+        if method.lower() in self._stalled:
+            await self._wait(lambda: method.lower() not in self._stalled or self._stopping, 3600)
+            if request.transport is not None:  # (None: the client has gone already)
+                request.transport.close()
+            return web.Response(status=500)
         if self._dropped_calls.get(method.lower()):
             self._dropped_calls[method.lower()] -= 1
             # The connection dies before an answer: what a client sees when the network
