@@ -1,20 +1,24 @@
-"""Crash load: stream /add, /track, /claim and /done commands at the real bot, SIGKILL
-it at random moments, restart it, and count what was lost or doubled.
+"""Crash load: stream /add, /track, /claim and /done commands, and presses of the
+Claim, Done and Track / Untrack buttons of the bot's /add answers, at the real bot,
+SIGKILL it at random moments, restart it, and count what was lost or doubled.
 
 Used by `test_crash_e2e.py` (a few kills) and runnable on its own for many:
 
     .venv/bin/python -m tests.e2e.crashload --kills 1000 --seed 1
 
-It prints five figures, each of which must be 0: commands answered as done but missing
-from disk, duplicates, commands never applied, files that do not parse, and bounties
-whose state (claimer, done, trackers) is not what applying every command once, in
-order, gives.
+It prints six figures, each of which must be 0: commands answered as done but missing
+from disk, duplicates, commands never applied, files that do not parse, bounties and
+tracking lists whose state (claimer, done, trackers) is not what applying every command
+and press once, in order, gives, and presses whose toast says otherwise than applying it
+once there would (a press applied twice toasts "already", or toggles tracking back).
+A press is a toggle for Track / Untrack, so one lost or doubled shows in the state.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import re
@@ -30,6 +34,7 @@ from jigaido.core.errors import DamagedFile
 from jigaido.core.model import FileKey, GroupBook, TrackList, UserBook, load
 from jigaido.shell.datadir import LOCK_FILE
 from jigaido.shell.held import HELD_FILE
+from jigaido.shell.pool import BUSY
 from jigaido.shell.sendlog import SENT_FILE
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.harness import BotProcess
@@ -50,10 +55,16 @@ class Command:
     update_id: int
     chat_id: int
     user_id: int
-    text: str  # the unique bounty text, or "" for /track, /claim and /done
+    text: str  # the unique bounty text, or "" for /track, /claim, /done and presses
     track_id: int = 0  # the bounty a /track names
     verb: str = "add"  # add, track, claim or done
-    target: int = 0  # the bounty a /claim or /done names
+    target: int = 0  # the bounty a /claim or /done (or a press) names
+    query_id: str = ""  # a press's callback query ("": a command); track toggles then
+
+    @property
+    def kind(self) -> str:
+        """What `Figures.mix` counts it as: its verb, or "press <verb>"."""
+        return f"press {self.verb}" if self.query_id else self.verb
 
 
 @dataclass
@@ -66,7 +77,11 @@ class Figures:
     never_applied: int = 0
     unparsable_files: int = 0
     wrong_state: int = 0
-    mix: dict[str, int] = field(default_factory=dict)  # commands pushed, by verb
+    presses: int = 0
+    presses_toasted: int = 0  # presses whose toast Telegram took (others expired first)
+    presses_busy: int = 0  # answered busy, not applied
+    press_wrong_answer: int = 0  # a toast saying what applying it once would not
+    mix: dict[str, int] = field(default_factory=dict)  # commands pushed, by kind
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -78,26 +93,37 @@ class Figures:
             or self.never_applied
             or self.unparsable_files
             or self.wrong_state
+            or self.press_wrong_answer
         )
 
 
 class Load:
     """The commands pushed so far, generated so every /track names a bounty that its
     group will have by the time the /track is applied (commands of one chat are
-    applied in order)."""
+    applied in order). Presses are of the buttons under the bot's /add answers sent so
+    far (their data read from the message as sent), so their bounty exists."""
 
-    def __init__(self, api: FakeBotAPI, rng: random.Random) -> None:
+    def __init__(self, api: FakeBotAPI, rng: random.Random, *, presses: float = 0.3) -> None:
         self.api = api
         self.rng = rng
+        self.presses = presses  # the share of presses, where a chat has cards to press
         self.commands: list[Command] = []
         self.adds_pushed = dict.fromkeys(GROUPS + DMS, 0)
         self.creators: dict[tuple[int, int], int] = {}  # (chat, bounty id) -> who added it
+        # chat -> [(message id, bounty id, {button label's first character: data})]
+        self.cards: dict[int, list[tuple[int, int, dict[str, str]]]] = {}
+        self._seen = 0  # api.sent read so far for cards
 
     def push(self, n: int) -> None:
+        self._find_cards()
         for _ in range(n):
             chat = self.rng.choice(GROUPS + DMS)
             user = chat if chat > 0 else self.rng.choice(USERS)
             added = self.adds_pushed[chat]
+            cards = self.cards.get(chat)
+            if cards and self.rng.random() < self.presses:
+                self._press(chat, user, self.rng.choice(cards))
+                continue
             roll = self.rng.random()
             if added and chat < 0 and roll < 0.3:
                 self._push(chat, user, "track", self.rng.randint(1, added))
@@ -114,6 +140,29 @@ class Load:
                 self.commands.append(Command(update, chat, user, text))
                 self.adds_pushed[chat] += 1
                 self.creators[chat, self.adds_pushed[chat]] = user
+
+    def _find_cards(self) -> None:
+        """The /add answers with their buttons (merged answers carry none)."""
+        for sent in self.api.sent[self._seen :]:
+            added = ADDED.search(sent.text)
+            if added is None or not sent.buttons:
+                continue
+            data = {str(b["text"])[0]: str(b["callback_data"]) for row in sent.buttons for b in row}
+            self.cards.setdefault(sent.chat_id, []).append(
+                (sent.message_id, int(added.group(1)), data)
+            )
+        self._seen = len(self.api.sent)
+
+    def _press(self, chat: int, user: int, card: tuple[int, int, dict[str, str]]) -> None:
+        message_id, bounty_id, data = card
+        verb = "done" if chat > 0 else self.rng.choice(("claim", "done", "track"))
+        if verb == "done":
+            user = self.creators[chat, bounty_id]  # who may always: its outcome is known
+        label = {"claim": "🙋", "done": "✅", "track": "👀"}[verb]
+        update, query = self.api.push_press(
+            chat, message_id, data[label], user_id=user, first_name=f"u{user}"
+        )
+        self.commands.append(Command(update, chat, user, "", 0, verb, bounty_id, query))
 
     def _push(self, chat: int, user: int, verb: str, target: int) -> None:
         update = self._message(chat, user, f"/{verb} {target}")
@@ -142,6 +191,10 @@ async def run(
     figures = Figures()
     started = time.monotonic()
     async with FakeBotAPI() as api:
+        # Most presses are taken by the next process (a start takes seconds): with
+        # Telegram's 15 s few toasts would get through, and the toasts are what shows a
+        # press answered as applied once. Expiry itself is test_buttons_e2e's.
+        api.query_seconds = 60.0
         load = Load(api, rng)
         bot = BotProcess(api, data_dir, data_dir.parent / "bot.log")
         try:
@@ -168,7 +221,7 @@ async def run(
         audit(api, load.commands, data_dir, figures)
     figures.commands = len(load.commands)
     for c in load.commands:
-        figures.mix[c.verb] = figures.mix.get(c.verb, 0) + 1
+        figures.mix[c.kind] = figures.mix.get(c.kind, 0) + 1
     figures.seconds = round(time.monotonic() - started, 1)
     return figures
 
@@ -232,38 +285,93 @@ def audit(api: FakeBotAPI, commands: list[Command], data_dir: Path, figures: Fig
         track_list = tracks.get((c.chat_id, c.user_id))
         return track_list is not None and c.track_id in track_list.tracked
 
+    busy = _busy(api, commands, data_dir)
+    replay = _Replay(commands, busy)
     figures.answered_but_missing = len(answered - on_disk) + sum(
-        1 for chat, user, j in answered_tracks if not is_tracked(Command(0, chat, user, "", j))
+        1
+        for chat, user, j in answered_tracks
+        if j in replay.tracking.get((chat, user), set())
+        and not is_tracked(Command(0, chat, user, "", j))
     )
     figures.never_applied = sum(
         1
         for c in commands
-        if c.verb in ("add", "track") and (c.text not in on_disk if c.text else not is_tracked(c))
+        if (c.verb == "add" and c.text not in on_disk)
+        or (
+            c.verb == "track"
+            and not c.query_id
+            and c.track_id in replay.tracking.get((c.chat_id, c.user_id), set())
+            and not is_tracked(c)
+        )
     )
-    _audit_lifecycle(api, commands, books, tracks, figures)
+    _audit_lifecycle(api, replay, books, tracks, figures)
+    _audit_presses(api, commands, replay, figures)
+
+
+@dataclass
+class _Replay:
+    """What applying every command and press once, in order, gives: each bounty's
+    (status, claimer, done by), each user's tracked ids, and each press's effect (True:
+    it changed something, so its toast says what; for Track / Untrack, True tracks)."""
+
+    commands: list[Command]
+    busy: set[int]  # update ids of presses answered busy: never applied
+    state: dict[tuple[int, int], tuple[str, int | None, int | None]] = field(default_factory=dict)
+    tracking: dict[tuple[int, int], set[int]] = field(default_factory=dict)
+    effect: dict[int, bool] = field(default_factory=dict)  # press update id -> effect
+
+    def __post_init__(self) -> None:
+        for c in self.commands:  # one chat's commands are applied in the order they were sent
+            if c.update_id in self.busy:
+                continue
+            key = (c.chat_id, c.target)
+            status, claimer, _ = self.state.get(key, ("open", None, None))
+            effect = False
+            if c.verb == "claim" and status == "open":
+                self.state[key] = ("claimed", c.user_id, None)
+                effect = True
+            elif c.verb == "done" and status != "done":
+                self.state[key] = ("done", claimer, c.user_id)
+                effect = True
+            elif c.verb == "track":
+                mine = self.tracking.setdefault((c.chat_id, c.user_id), set())
+                if c.query_id and c.target in mine:
+                    mine.discard(c.target)
+                else:
+                    effect = True
+                    mine.add(c.target if c.query_id else c.track_id)
+            if c.query_id:
+                self.effect[c.update_id] = effect
+
+
+def _busy(api: FakeBotAPI, commands: list[Command], data_dir: Path) -> set[int]:
+    """The presses answered busy: by their toast, or by the verdict kept for them."""
+    busy = {
+        c.update_id for c in commands if any(t.text == BUSY for t in api.toasts_for(c.query_id))
+    }
+    held = data_dir / HELD_FILE
+    if held.exists():
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            for entry in orjson.loads(held.read_bytes()).get("held", []):
+                if entry.get("answer") == BUSY:
+                    busy.add(int(entry["request"]["update_id"]))
+    return busy
 
 
 def _audit_lifecycle(
     api: FakeBotAPI,
-    commands: list[Command],
+    replay: _Replay,
     books: dict[int, GroupBook | UserBook],
     tracks: dict[tuple[int, int], TrackList],
     figures: Figures,
 ) -> None:
     """Every bounty's claimer and done state as applying each command once, in order,
     gives (the first claim wins, /done by the creator always works), its trackers in
-    group.json as the tracking files say, and every claim and done answered on disk."""
-    expected: dict[tuple[int, int], tuple[str, int | None, int | None]] = {}
-    for c in commands:  # one chat's commands are applied in the order they were sent
-        key = (c.chat_id, c.target)
-        status, claimer, _ = expected.get(key, ("open", None, None))
-        if c.verb == "claim" and status == "open":
-            expected[key] = ("claimed", c.user_id, None)
-        elif c.verb == "done" and status != "done":
-            expected[key] = ("done", claimer, c.user_id)
+    group.json as the tracking files say, each tracking file as the replay says, and
+    every claim and done answered on disk."""
     for chat, book in books.items():
         for b in book.bounties:
-            want = expected.get((chat, b.id), ("open", None, None))
+            want = replay.state.get((chat, b.id), ("open", None, None))
             got = (b.status, b.claimed_by_user_id, b.done_by_user_id)
             trackers = {
                 u for (group, u), t in tracks.items() if group == chat and b.id in t.tracked
@@ -274,6 +382,15 @@ def _audit_lifecycle(
                     f"chat {chat} #{b.id}: {got}, trackers {b.tracked_by}; expected {want}, "
                     f"trackers {sorted(trackers)}"
                 )
+    for key in sorted(set(replay.tracking) | set(tracks)):
+        want_ids = replay.tracking.get(key, set())
+        track_list = tracks.get(key)
+        got_ids = set(track_list.tracked) if track_list is not None else set()
+        if got_ids != want_ids:
+            figures.wrong_state += len(got_ids ^ want_ids)
+            figures.problems.append(
+                f"chat {key[0]} user {key[1]} tracks {sorted(got_ids)}; expected {sorted(want_ids)}"
+            )
     on_disk = {(chat, b.id): b for chat, book in books.items() for b in book.bounties}
     for sent in api.sent:
         for user, target in CLAIMED.findall(sent.text):
@@ -284,6 +401,38 @@ def _audit_lifecycle(
             done = on_disk.get((sent.chat_id, int(target)))
             if done is None or not done.done:
                 figures.answered_but_missing += 1
+
+
+def _audit_presses(
+    api: FakeBotAPI, commands: list[Command], replay: _Replay, figures: Figures
+) -> None:
+    """Each toast Telegram took says what the press did applied once, in its place:
+    "claimed", "done", "now track" or "no longer track" for a press that changed
+    something, anything else ("already ...", a refusal) for one that did not."""
+    for c in commands:
+        if not c.query_id:
+            continue
+        figures.presses += 1
+        toasts = [t.text for t in api.toasts_for(c.query_id) if t.refused is None]
+        if toasts:
+            figures.presses_toasted += 1
+        if c.update_id in replay.busy:
+            figures.presses_busy += 1
+            continue
+        effect = replay.effect[c.update_id]
+        said = {
+            "claim": (f"🙋 u{c.user_id} claimed #{c.target}:",),
+            "done": (f"🎉 Done: #{c.target} ",),
+            "track": (f"👀 You now track #{c.target}:",),
+        }[c.verb]
+        if c.verb == "track" and not effect:
+            said, effect = (f"You no longer track #{c.target}.",), True
+        for text in toasts:
+            if text.startswith(said) != effect or len(toasts) > 1:
+                figures.press_wrong_answer += 1
+                figures.problems.append(
+                    f"chat {c.chat_id} press {c.verb} #{c.target} by {c.user_id}: toasts {toasts}"
+                )
 
 
 def main() -> int:
@@ -313,6 +462,10 @@ def main() -> int:
     print(f"never applied             {figures.never_applied}")
     print(f"unparsable files          {figures.unparsable_files}")
     print(f"wrong state               {figures.wrong_state}")
+    print(f"presses                   {figures.presses}")
+    print(f"  toasted                 {figures.presses_toasted}")
+    print(f"  answered busy           {figures.presses_busy}")
+    print(f"  toast says otherwise    {figures.press_wrong_answer}")
     print(f"seconds                   {figures.seconds}")
     for problem in figures.problems[:20]:
         print(f"problem: {problem}")

@@ -13,10 +13,11 @@ from tests.e2e.harness import BotProcess
 
 
 async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    """500 /add, /track, /claim and /done commands across groups and DMs, the bot
-    SIGKILLed five times mid-stream and restarted: nothing answered is missing, nothing
-    is applied twice, nothing is never applied, every file parses, every bounty's state
-    is what applying each command once gives."""
+    """500 /add, /track, /claim and /done commands and presses of Claim, Done and Track /
+    Untrack across groups and DMs, the bot SIGKILLed five times mid-stream and
+    restarted: nothing answered is missing, nothing is applied twice, nothing is never
+    applied, every file parses, every bounty's and tracking list's state is what
+    applying each command and press once gives, and every toast says so too."""
     seed = int(os.environ.get("JIGAIDO_CRASH_SEED", random.randrange(1 << 30)))
     figures = await crashload.run(kills=5, per_cycle=100, seed=seed, data_dir=tmp_path / "data")
     summary = f"seed {seed}: {figures}"
@@ -27,7 +28,10 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
     assert figures.never_applied == 0, summary
     assert figures.unparsable_files == 0, summary
     assert figures.wrong_state == 0, summary
-    assert min(figures.mix.get(verb, 0) for verb in ("add", "track", "claim", "done")) > 0, summary
+    assert figures.press_wrong_answer == 0, summary
+    kinds = ("add", "track", "claim", "done", "press claim", "press done", "press track")
+    assert min(figures.mix.get(kind, 0) for kind in kinds) > 0, summary
+    assert figures.presses_toasted > 0, summary
     assert not figures.problems, summary
 
 
