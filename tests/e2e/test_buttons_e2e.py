@@ -6,10 +6,12 @@ press redelivered after a crash."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 from jigaido.core.commands import FOREIGN_BUTTON, NOT_A_BUTTON, OLD_BUTTON
+from jigaido.shell.pool import BUSY
 from tests.e2e.fakeapi import QUERY_GONE, FakeBotAPI, Sent
 from tests.e2e.harness import BotProcess, Chat, button, listed_ids, snapshot
 
@@ -360,3 +362,37 @@ async def test_a_press_redelivered_after_a_crash_is_answered_again_not_applied_a
     assert labels(rows) == CLAIMED_CARD
     assert await again.stop() == 0
     assert "Traceback" not in again.log, again.log
+
+
+async def test_a_press_its_chat_cannot_get_to_in_time_is_answered_busy_not_applied(
+    api: FakeBotAPI, bot: BotProcess
+) -> None:
+    """A group whose answers cannot leave (sendMessage hangs) stops taking work once
+    1,000 are owed; a Claim pressed behind them gets "busy" 10 s after it came, well
+    inside Telegram's 15 s, and is never applied, not even once the chat catches up."""
+    group = -3008
+    g = Chat(api, group, user_id=ANN)
+    [card] = await g.ask("/add Pressed when busy")
+    api.stall("sendMessage")
+    last = 0
+    for i in range(1000):
+        last, _ = g.push(f"/add Backlog {i}")
+    await api.wait_until(
+        lambda: len(bot.read_json(group, "group.json")["bounties"]) == 1001,
+        60,
+        description="the backlog applied",
+    )
+    pushed = time.monotonic()  # the fake's clock
+    update_id, query = api.push_press(group, card.message_id, data_of(card, "🙋"), user_id=BOB)
+    await api.wait_until(lambda: bool(api.toasts_for(query)), 20, description="the busy toast")
+    [toast] = api.toasts_for(query)
+    assert toast.refused is None, toast
+    assert toast.text == BUSY
+    assert 9.5 <= toast.time - pushed < 14, toast.time - pushed
+    assert bounty(bot, group, 1).get("claimed_by_user_id") is None
+
+    api.stall("sendMessage", stalled=False)
+    await api.wait_confirmed(max(last, update_id), timeout=120)
+    assert bounty(bot, group, 1).get("claimed_by_user_id") is None
+    assert bounty(bot, group, 1)["status"] == "open"
+    assert api.toasts_for(query) == [toast]
