@@ -67,7 +67,9 @@ async def plan_memory(root: Path) -> tuple[float, int]:
     async def nothing(chat_id: int) -> None:
         """The submit of an alarm that never rings here."""
 
-    alarm = Alarm(root / "elsewhere", nothing, tz=UTC)
+    elsewhere = root.parent / "plan-index"  # where its index is saved: not the bot's
+    elsewhere.mkdir(exist_ok=True)
+    alarm = Alarm(elsewhere, nothing, tz=UTC)
     for chat_id, moment in moments.items():
         alarm.update(chat_id, moment)
     after = tracemalloc.take_snapshot()
@@ -98,6 +100,7 @@ async def burst(tmp: Path) -> dict[str, Any]:
             print(f"remind: not every reminder went out: {str(e)[:200]}")
         took = time.monotonic() - started
         status = await bot.stop(30)
+    shown = [(s.chat_id, i) for s in api.sent for i in SHOWN.findall(s.plain)]
     times = [s.time for s in api.sent]
     per_group = max(
         (
@@ -109,7 +112,8 @@ async def burst(tmp: Path) -> dict[str, Any]:
     )
     return {
         "owed": owed,
-        "delivered": delivered(),
+        "delivered": len(set(shown)),
+        "duplicates": len(shown) - len(set(shown)),
         "messages": len(api.sent),
         "floods": api.flood_refusals,
         "overall_1s": most_in_any_window(times, 1),
@@ -135,7 +139,7 @@ async def measure() -> tuple[list[Row], dict[str, Any]]:
             empty.append((await bot_start(tmp, 100 + run))[0])  # data-100...: empty
             with_index.append((await bot_start(tmp, 0))[0])  # data-0: `full`
         added = median(with_index) - median(empty)
-        b = burst_figures = await burst(tmp)
+        b = await burst(tmp)
     rows = [
         Row(
             part,
@@ -160,19 +164,17 @@ async def measure() -> tuple[list[Row], dict[str, Any]]:
         ),
         Row(
             part,
-            f"{burst_figures['owed']:,} reminders due within a minute: delivered / messages",
-            f"{b['delivered']:,} / {b['messages']:,} in {b['seconds']:.1f} s",
-            f"{burst_figures['owed']:,} / merged",
-            burst_figures["delivered"] >= burst_figures["owed"],
+            f"{b['owed']:,} reminders due within a minute: delivered / twice / messages",
+            f"{b['delivered']:,} / {b['duplicates']} / {b['messages']:,} in {b['seconds']:.1f} s",
+            f"{b['owed']:,} / 0 / merged",
+            b["delivered"] == b["owed"] and b["duplicates"] == 0 and b["messages"] < b["owed"],
         ),
         Row(
             part,
             "429s; most overall in 1 s / to a group in 60 s",
             f"{b['floods']}; {b['overall_1s']} / {b['per_group_60s']}",
             "0; ≤ 30 / ≤ 20",
-            burst_figures["floods"] == 0
-            and burst_figures["overall_1s"] <= 30
-            and burst_figures["per_group_60s"] <= 20,
+            b["floods"] == 0 and b["overall_1s"] <= 30 and b["per_group_60s"] <= 20,
         ),
     ]
     figures = {
@@ -181,6 +183,6 @@ async def measure() -> tuple[list[Row], dict[str, Any]]:
         "startup_with_index_s": median(with_index),
         "startup_empty_s": median(empty),
         "startup_added_s": added,
-        **{f"burst_{k}": v for k, v in burst_figures.items()},
+        **{f"burst_{k}": v for k, v in b.items()},
     }
     return rows, figures

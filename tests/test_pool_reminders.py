@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from jigaido.core import reminders
 from jigaido.core.commands import REMIND, Request
 from jigaido.core.errors import Undeliverable
 from jigaido.core.model import Bounty, FileKey, GroupBook, UserBook
@@ -145,3 +146,57 @@ async def test_a_chat_that_blocked_the_bot_is_not_tried_forever(tmp_path: Path) 
     await alarm.close()
     assert send.refused == 1
     assert alarm.get(43) is None
+
+
+class HeldBack(Recorder):
+    """Each text naming one of `held` waits for that one's event."""
+
+    def __init__(self, *held: str) -> None:
+        super().__init__()
+        self.held = {name: asyncio.Event() for name in held}
+
+    async def __call__(
+        self, chat_id: int, text: str, reply_to: int | None, thread: int | None
+    ) -> None:
+        for name, release in self.held.items():
+            if name in text:
+                await release.wait()
+        await super().__call__(chat_id, text, reply_to, thread)
+
+
+async def test_a_reminder_out_while_another_is_being_recorded_is_not_sent_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A's record is on its way to disk when B comes out: B is recorded by a write of
+    its own, not taken for recorded by A's (and so sent again)."""
+    monkeypatch.setattr(reminders, "GATHER_SECONDS", 0)
+    store = FaultyStore(tmp_path, "write", 44, "hang")
+    now = int(time.time())
+    store.write_sync(
+        FileKey.user(44), UserBook(44, 3, (soon(1, now + 1, added=1), soon(2, now + 2, added=1)))
+    )
+    send = HeldBack("<b>#1</b>", "<b>#2</b>")
+    pool, alarm = wired(store, send)
+    alarm.start()
+    await asyncio.sleep(3)  # both due, both on their way
+    assert reminded(send, 44) == []
+    send.held["<b>#1</b>"].set()
+    await eventually(lambda: len(reminded(send, 44)) == 1, seconds=5)  # A out
+    await asyncio.sleep(0.5)  # A's record is in its (hanging) write
+    send.held["<b>#2</b>"].set()
+    await eventually(lambda: len(reminded(send, 44)) == 2, seconds=5)  # B out meanwhile
+    await asyncio.sleep(0.3)
+    store.release.set()
+    await eventually(lambda: recorded_all(tmp_path, 44), seconds=5)
+    await asyncio.sleep(1.5)
+    await pool.close()
+    await alarm.close()
+    assert [text.split("</b>")[0] for text in reminded(send, 44)] == [
+        "⏰ Due now: <b>#1",
+        "⏰ Due now: <b>#2",
+    ]
+
+
+def recorded_all(root: Path, user: int) -> bool:
+    bounties = json.loads((root / str(user) / "user.json").read_text())["bounties"]
+    return all("reminded" in b for b in bounties)

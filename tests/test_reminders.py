@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from jigaido.core.model import Bounty, GroupBook, UserBook
 from jigaido.core.reminders import (
+    GATHER_SECONDS,
     LEAD_SECONDS,
     TOO_LATE,
     Reminder,
+    gather_until,
     mark_sent,
     message,
     moment,
@@ -88,6 +90,28 @@ def test_next_moment_is_the_earliest_unsent() -> None:
     book = GroupBook(-1, 3, (bounty(1), bounty(2, due=T0 + DAY * 10)))
     assert next_moment(book, T0, LEAD_SECONDS, UTC) == T0 + 2 * DAY
     assert next_moment(replace(book, reminders=False), T0, LEAD_SECONDS, UTC) is None
+
+
+def test_reminders_due_within_seconds_of_each_other_wait_for_the_last() -> None:
+    """Three bounties due 0, 4 and 8 s apart, and one 30 s later: the first waits for
+    the third (one message), never beyond GATHER_SECONDS, and not for the fourth; a
+    bounty's own next reminder is not waited for."""
+    due = T0 + 3 * DAY
+    dues = {1: due, 2: due + 4, 3: due + 8, 4: due + 30}
+    # Added a minute ahead: only the reminders at the due.
+    book = GroupBook(-1, 5, tuple(bounty(i, due=d, created=due - 60) for i, d in dues.items()))
+    first = owed(book, due, LEAD_SECONDS, UTC)
+    assert [r.bounty_id for r in first] == [1]
+    assert gather_until(book, first, due, LEAD_SECONDS, UTC) == due + 8
+    assert 8 <= GATHER_SECONDS < 30
+    later = owed(book, due + 8, LEAD_SECONDS, UTC)
+    assert [r.bounty_id for r in later] == [1, 2, 3]
+    assert gather_until(book, later, due + 8, LEAD_SECONDS, UTC) is None
+    alone = GroupBook(-1, 2, (bounty(1, due=due, created=due - 5),))
+    lead = 3  # its "at" comes 3 s after its "before"
+    before = owed(alone, due - lead, lead, UTC)
+    assert [r.kind for r in before] == ["before"]
+    assert gather_until(alone, before, due - lead, lead, UTC) is None
 
 
 def test_the_group_message_mentions_the_claimer_and_the_trackers() -> None:

@@ -28,6 +28,9 @@ LATE_AFTER = 120
 TOO_LATE = 24 * 3600
 # When a due given as a whole day is reminded: its morning, not its midnight.
 ALL_DAY_AT = time(9, 0)
+# Reminders of a chat falling due within this many seconds of each other go as one
+# message, the first held back until the last of them is due (never longer than this).
+GATHER_SECONDS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,27 @@ def owed(book: GroupBook | UserBook, now: int, lead: int, tz: tzinfo) -> list[Re
             if at is not None and r.when <= now and _live(r, at, now):
                 found.append(r)
     return sorted(found, key=lambda r: (r.when, r.bounty_id))
+
+
+def gather_until(
+    book: GroupBook | UserBook, owed: Sequence[Reminder], now: int, lead: int, tz: tzinfo
+) -> int | None:
+    """When to send `owed` so that what falls due within GATHER_SECONDS of the first of
+    them goes in the same message: the moment of the last such reminder (of another
+    bounty) still to come, or None to send now. Never later than GATHER_SECONDS after
+    the first came due."""
+    if not owed:
+        return None
+    horizon = min(r.when for r in owed) + GATHER_SECONDS
+    owing = {r.bounty_id for r in owed}  # a bounty's own next reminder is news of its own
+    coming = [
+        r.when
+        for b in book.bounties
+        if b.id not in owing
+        for r in planned(b, lead, tz)
+        if now < r.when <= horizon
+    ]
+    return max(coming) if coming else None
 
 
 def next_moment(book: GroupBook | UserBook, now: int, lead: int, tz: tzinfo) -> int | None:

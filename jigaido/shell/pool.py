@@ -704,6 +704,11 @@ class _Worker:
                 for r in reminders.owed(book, now, self.pool.remind_lead, zone)
                 if (r.bounty_id, r.key) not in pending
             ]
+            gather = reminders.gather_until(book, owed, now, self.pool.remind_lead, zone)
+            if gather is not None and self.pool.alarm is not None:
+                # More fall due in a moment: one message for them all, then.
+                self.pool.alarm.update(self.chat_id, gather)
+                return
             if owed:
                 self._send_reminders(book, owed, now, zone)
             self._plan(book)
@@ -721,7 +726,9 @@ class _Worker:
         """The reminders that went out, written into their bounties (the chat's file)."""
         if not self.unrecorded:
             return book
-        marked = reminders.mark_sent(book, self.unrecorded.values())
+        # What is recorded now: another may come out while the write is on its way.
+        writing = dict(self.unrecorded)
+        marked = reminders.mark_sent(book, writing.values())
         self.docs[key] = marked
         self.record_failed = not await self._flush([key], {key: book}, now)
         if self.record_failed:
@@ -731,7 +738,8 @@ class _Worker:
                 len(self.unrecorded),
             )
             return book
-        self.unrecorded.clear()
+        for done in writing:
+            self.unrecorded.pop(done, None)
         written = self.docs[key]
         assert isinstance(written, GroupBook | UserBook)
         return written
