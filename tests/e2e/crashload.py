@@ -32,6 +32,7 @@ import orjson
 
 from jigaido.core.errors import DamagedFile
 from jigaido.core.model import FileKey, GroupBook, TrackList, UserBook, load
+from jigaido.shell.alarm import INDEX_FILE
 from jigaido.shell.datadir import LOCK_FILE
 from jigaido.shell.held import HELD_FILE
 from jigaido.shell.pool import BUSY
@@ -191,10 +192,11 @@ async def run(
     figures = Figures()
     started = time.monotonic()
     async with FakeBotAPI() as api:
-        # Most presses are taken by the next process (a start takes seconds): with
-        # Telegram's 15 s few toasts would get through, and the toasts are what shows a
-        # press answered as applied once. Expiry itself is test_buttons_e2e's.
-        api.query_seconds = 60.0
+        # A press is often taken only by a process some kills later (a start takes
+        # seconds, a kill comes within 0.3 s of it): with Telegram's 15 s few toasts
+        # would get through, and a toast is what shows a press answered as applied once.
+        # So queries never expire here; expiry itself is test_buttons_e2e's.
+        api.query_seconds = float("inf")
         load = Load(api, rng)
         bot = BotProcess(api, data_dir, data_dir.parent / "bot.log")
         try:
@@ -232,7 +234,7 @@ def audit(api: FakeBotAPI, commands: list[Command], data_dir: Path, figures: Fig
     for path in sorted(data_dir.rglob("*")):
         if path.is_dir() or (path.parent == data_dir and path.name in (LOCK_FILE, SENT_FILE)):
             continue
-        if path.parent == data_dir and path.name == HELD_FILE:
+        if path.parent == data_dir and path.name in (HELD_FILE, INDEX_FILE):
             try:
                 orjson.loads(path.read_bytes())
             except ValueError as e:

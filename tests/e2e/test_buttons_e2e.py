@@ -247,7 +247,7 @@ async def test_data_the_bot_did_not_make_is_refused_politely_and_changes_nothing
     }
     for data, toast in forged.items():
         toasts, edits = await ga.press(card.message_id, data, user_id=BOB)
-        assert accepted(toasts) == [toast.replace("&lt;", "<").replace("&gt;", ">")], data
+        assert accepted(toasts) == [toast], data
         assert edits == [], data
     toasts, edits = await ga.press(second.message_id, data_of(second, "🙋"), user_id=BOB)
     assert accepted(toasts) == ["Bounty #2 was deleted, so nothing changed."]
