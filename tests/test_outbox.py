@@ -21,10 +21,12 @@ from typing import TypeVar
 import pytest
 
 from jigaido.core.buttons import Keyboard
+from jigaido.core.commands import GREET, PRESS
 from jigaido.core.errors import ChatMoved, RetryLater, Undeliverable
 from jigaido.core.render import MESSAGE_LIMIT, visible_length
 from jigaido.shell.outbox import (
     NETWORK_ATTEMPTS,
+    REMINDERS,
     TELEGRAM,
     TYPING_AFTER,
     TYPING_EVERY,
@@ -224,6 +226,23 @@ async def test_private_chat_backlog_is_merged_without_names() -> None:
     [message] = telegram.messages
     assert message.text.count("↩️ /add\n") == 10
     assert "<b>" not in message.text.replace("<b>#", "")
+
+
+async def test_the_bots_own_messages_are_named_in_a_merged_header() -> None:
+    """Reminders, a press's message and a greeting merged with answers are headed by
+    what they are, never by their internal names (/:reminders, /:press)."""
+    time, telegram, outbox = setup()
+    own = [
+        Reply(7, ("⏰ Due now: <b>#1</b> a",), command=REMINDERS),
+        Reply(7, ("⚠️ A data file was damaged",), command=PRESS),
+        Reply(7, ("👋 Thanks for adding me!",), command=GREET),
+    ]
+    replies = [outbox.post(answer(7, n)) for n in range(3)] + [outbox.post(r) for r in own]
+    await time.run(deliver_in_order(outbox, replies, time))
+    text = "\n".join(m.text for m in telegram.messages)
+    for header in ("↩️ reminders\n", "↩️ a button\n", "↩️ a greeting\n"):
+        assert header in text
+    assert "/:" not in text
 
 
 async def test_a_short_burst_goes_out_one_by_one() -> None:

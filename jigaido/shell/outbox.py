@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from jigaido.core.buttons import Keyboard
+from jigaido.core.commands import GREET, MIGRATE, PRESS
 from jigaido.core.errors import ChatMoved, RetryLater, Undeliverable
 from jigaido.core.render import MESSAGE_LIMIT, escape, split_messages, visible_length
 
@@ -850,15 +851,17 @@ def _merge(chat: _Chat) -> Ticket | None:
     return merged
 
 
+# What the bot's own requests are called in a merged header (not /:press).
+_SAID_BY = {REMINDERS: "reminders", PRESS: "a button", GREET: "a greeting", MIGRATE: "a message"}
+
+
 def _header(tickets: list[Ticket]) -> str:
     """`↩️ Ann, Bob · /bounty; Cy · /my`: who asked what, above an answer in a merged
     message (in a private chat, just the commands)."""
     said = []
     for command in dict.fromkeys(t.reply.command for t in tickets):
         asking = [t.reply.user_name for t in tickets if t.reply.command == command]
-        what = f"/{escape(command)}" if command else "a message"
-        if command == REMINDERS:
-            what = "reminders"
+        what = _SAID_BY.get(command) or (f"/{escape(command)}" if command else "a message")
         if any(asking):
             who = ", ".join(f"<b>{escape(n)}</b>" if n else "<i>no name</i>" for n in asking)
             said.append(f"{who} · {what}")
