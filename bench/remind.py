@@ -14,11 +14,13 @@ import tracemalloc
 from datetime import UTC
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
 from bench.common import Row, median
 from bench.startup import bot_start
+from jigaido.core import reminders
 from jigaido.core.model import Bounty, FileKey, GroupBook, UserBook
 from jigaido.shell.alarm import INDEX_FILE, Alarm, read_index, scan
 from jigaido.shell.store import Store
@@ -76,6 +78,48 @@ async def plan_memory(root: Path) -> tuple[float, int]:
     tracemalloc.stop()
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
     return grown / 2**20, len(alarm)
+
+
+def replan_ms(bounties: int = 1000, rounds: int = 20) -> tuple[float, float]:
+    """Milliseconds to find a book's next moment after a write (every write does it),
+    for a group of `bounties` due bounties, half of them due as a day: next_moment, and
+    its definition spelled out (each bounty's planned reminders, each checked live)."""
+    now = int(time.time())
+    tz = ZoneInfo("Europe/Berlin")
+    book = GroupBook(
+        -1,
+        bounties + 1,
+        tuple(
+            Bounty(i, f"t{i}", None, now + 3 * 86400 + i * 60, now, due_all_day=i % 2 == 0)
+            for i in range(1, bounties + 1)
+        ),
+    )
+
+    def at(b: Bounty) -> int:
+        """The bounty's due moment, worked out afresh (as before the cache)."""
+        assert b.due_date_ts is not None
+        if not b.due_all_day:
+            return b.due_date_ts
+        return int(reminders._morning.__wrapped__(b.due_date_ts, tz))
+
+    def definition() -> int | None:
+        found = [
+            r.when
+            for b in book.bounties
+            for r in reminders.planned(b, 86400, tz)
+            if reminders._live(r, at(b), max(now, r.when))
+        ]
+        return min(found, default=None)
+
+    started = time.perf_counter()
+    for _ in range(rounds):
+        fast = reminders.next_moment(book, now, 86400, tz)
+    fast_ms = (time.perf_counter() - started) * 1000 / rounds
+    started = time.perf_counter()
+    for _ in range(rounds):
+        slow = definition()
+    assert fast == slow, (fast, slow)
+    return fast_ms, (time.perf_counter() - started) * 1000 / rounds
 
 
 async def burst(tmp: Path) -> dict[str, Any]:
@@ -145,6 +189,7 @@ async def measure() -> tuple[list[Row], dict[str, Any]]:
         read_index(full / INDEX_FILE)
         read_ms = (time.perf_counter() - read_started) * 1000
         b = await burst(tmp)
+    fast_ms, slow_ms = replan_ms()
     rows = [
         Row(
             part,
@@ -177,6 +222,13 @@ async def measure() -> tuple[list[Row], dict[str, Any]]:
         ),
         Row(
             part,
+            "next moment of a 1,000-bounty book after a write / its definition",
+            f"{fast_ms:.2f} / {slow_ms:.2f} ms ({slow_ms / fast_ms:.1f}×)",
+            "",
+            None,
+        ),
+        Row(
+            part,
             f"{b['owed']:,} reminders due within a minute: delivered / twice / messages",
             f"{b['delivered']:,} / {b['duplicates']} / {b['messages']:,} in {b['seconds']:.1f} s",
             f"{b['owed']:,} / 0 / merged",
@@ -196,6 +248,8 @@ async def measure() -> tuple[list[Row], dict[str, Any]]:
         "startup_with_index_s": with_index,
         "startup_empty_s": empty,
         "index_read_ms": read_ms,
+        "replan_ms": fast_ms,
+        "replan_definition_ms": slow_ms,
         "startup_added_s": added,
         **{f"burst_{k}": v for k, v in b.items()},
     }

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jigaido.core import reminders
 from jigaido.core.model import Bounty, GroupBook, UserBook
 from jigaido.core.reminders import (
     GATHER_SECONDS,
@@ -144,3 +145,49 @@ def test_anything_a_file_holds_plans_without_raising(
     message(book, found, now, UTC)
     next_moment(book, now, LEAD_SECONDS, UTC)
     assert owed(mark_sent(book, found), now, LEAD_SECONDS, UTC) == []
+
+
+def reference_next_moment(book: GroupBook, now: int, lead: int, tz: ZoneInfo) -> int | None:
+    """next_moment as the definition reads: the earliest planned reminder still live."""
+    if not book.reminders:
+        return None
+    found = [
+        r.when
+        for b in book.bounties
+        for r in planned(b, lead, tz)
+        if reminders._live(r, moment(b, tz) or 0, max(now, r.when))
+    ]
+    return min(found, default=None)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(T0 - 3 * DAY, T0 + 3 * DAY)),
+            st.integers(0, 3 * DAY),
+            st.booleans(),
+            st.sampled_from(["open", "claimed", "done"]),
+            st.sets(st.sampled_from(["before", "at", "old"])),
+        ),
+        max_size=8,
+    ),
+    st.integers(T0 - 2 * DAY, T0 + 4 * DAY),
+    st.sampled_from([3600, LEAD_SECONDS]),
+    st.booleans(),
+)
+def test_next_moment_is_the_earliest_live_planned_reminder(
+    specs: list[tuple[int | None, int, bool, str, set[str]]],
+    now: int,
+    lead: int,
+    on: bool,
+) -> None:
+    """The fast next_moment agrees with its definition for any book."""
+    bounties = []
+    for i, (due, age, all_day, status, sent) in enumerate(specs, start=1):
+        keys = tuple(f"{k}@{due if k != 'old' else 1}" for k in sorted(sent))
+        created = (due or T0) - age
+        bounties.append(
+            bounty(i, due=due, created=created, due_all_day=all_day, status=status, reminded=keys)
+        )
+    book = GroupBook(-1, len(bounties) + 1, tuple(bounties), reminders=on)
+    assert next_moment(book, now, lead, BERLIN) == reference_next_moment(book, now, lead, BERLIN)

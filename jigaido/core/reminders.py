@@ -10,6 +10,7 @@ that day in the chat's zone. A sent reminder is recorded in the bounty itself
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, tzinfo
@@ -51,11 +52,18 @@ def moment(b: Bounty, tz: tzinfo) -> int | None:
         return None
     if not b.due_all_day:
         return b.due_date_ts
+    return _morning(b.due_date_ts, tz)
+
+
+@functools.lru_cache(maxsize=4096)
+def _morning(due_date_ts: int, tz: tzinfo) -> int:
+    """09:00 of the day `due_date_ts` falls on in `tz`: cached, since a chat's every
+    write asks again for all its bounties (zone arithmetic is the costly part)."""
     try:
-        day = datetime.fromtimestamp(b.due_date_ts, tz).date()
+        day = datetime.fromtimestamp(due_date_ts, tz).date()
         return int(datetime.combine(day, ALL_DAY_AT, tzinfo=tz).timestamp())
     except (OverflowError, OSError, ValueError):
-        return b.due_date_ts  # a date no calendar holds (a hand edit): the stamp will do
+        return due_date_ts  # a date no calendar holds (a hand edit): the stamp will do
 
 
 def planned(b: Bounty, lead: int, tz: tzinfo) -> list[Reminder]:
@@ -117,12 +125,24 @@ def next_moment(book: GroupBook | UserBook, now: int, lead: int, tz: tzinfo) -> 
     None if it never will as it stands."""
     if not book.reminders:
         return None
+    # `planned` and `_live` spelled out without building reminders: this runs after
+    # every write of a chat's bounties, over all of them.
     soonest: int | None = None
     for b in book.bounties:
-        at = moment(b, tz)
-        for r in planned(b, lead, tz):
-            if at is not None and _live(r, at, max(now, r.when)):
-                soonest = r.when if soonest is None else min(soonest, r.when)
+        due = b.due_date_ts
+        if due is None or b.status == "done":
+            continue
+        at = _morning(due, tz) if b.due_all_day else due
+        for when, key in ((at - lead, "before"), (at, "at")):
+            if key == "before" and at - b.created_at <= lead:
+                continue  # added within the lead: no reminder before
+            if b.reminded and f"{key}@{due}" in b.reminded:
+                continue
+            then = max(now, when)
+            if then - at > TOO_LATE or (key == "before" and then >= at):
+                continue
+            if soonest is None or when < soonest:
+                soonest = when
     return soonest
 
 
