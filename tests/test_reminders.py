@@ -24,6 +24,7 @@ from jigaido.core.reminders import (
     next_moment,
     owed,
     planned,
+    skip_passed,
 )
 
 DAY = 24 * 3600
@@ -191,3 +192,23 @@ def test_next_moment_is_the_earliest_live_planned_reminder(
         )
     book = GroupBook(-1, len(bounties) + 1, tuple(bounties), reminders=on)
     assert next_moment(book, now, lead, BERLIN) == reference_next_moment(book, now, lead, BERLIN)
+
+
+def test_a_late_reminder_before_says_what_is_left_not_the_lead() -> None:
+    """Sent on time it says the lead; sent late (the bot was down) what is left."""
+    b = bounty()
+    book = GroupBook(-1, 2, (b,))
+    [on_time] = owed(book, T0 + 2 * DAY, LEAD_SECONDS, UTC)
+    assert message(book, [on_time], T0 + 2 * DAY, UTC).startswith("⏰ Due in 24 hours: ")
+    late = T0 + 3 * DAY - 50 * 60
+    [r] = owed(book, late, LEAD_SECONDS, UTC)
+    assert message(book, [r], late, UTC).startswith("⏰ Due in 50 minutes: ")
+
+
+def test_a_due_set_after_its_moment_gets_no_reminder_at_it() -> None:
+    """A day-only due of today added after 09:00, or a time already gone, is not
+    reminded "late": nobody was offline when it fell due. One still ahead is."""
+    today = bounty(due=T0 - 12 * 3600, created=T0, due_all_day=True)  # 00:00 today
+    assert owed(GroupBook(-1, 2, (skip_passed(today, T0, UTC),)), T0, LEAD_SECONDS, UTC) == []
+    ahead = bounty(due=T0 + 60, created=T0)
+    assert skip_passed(ahead, T0, UTC) == ahead

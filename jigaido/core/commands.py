@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, tzinfo
 from typing import Literal, TypeVar
 
-from jigaido.core import args, buttons, render
+from jigaido.core import args, buttons, reminders, render
 from jigaido.core.errors import BadInput
 from jigaido.core.model import (
     GROUP_FILE,
@@ -59,6 +59,11 @@ PRIVATE_COMMANDS = (
 GROUP_ONLY = ("claim", "unclaim", "track", "untrack")
 # What an admin may do to any bounty of their group (and /timezone with a zone).
 MODERATED = ("edit", "delete", "done", "reopen", "unclaim")
+# What may change the chat's files (and, finding them as it needs them, says so).
+CHANGING = (
+    "add", "edit", "delete", "claim", "unclaim", "done", "reopen", "track", "untrack",
+    "timezone", "remind",
+)  # fmt: skip
 
 # The text a changed bounty is quoted with in short answers: enough to recognise it.
 EXCERPT = 60
@@ -352,6 +357,7 @@ def _change_book(
             due_all_day=parsed.due.all_day if parsed.due else False,
             created_by_name=sender.name if sender else None,
         )
+        bounty = reminders.skip_passed(bounty, now, tz)
         new = replace(book, next_id=book.next_id + 1, bounties=(*book.bounties, bounty))
         read_from = parsed.due.words if parsed.due else None
         keyboard = buttons.card_keyboard(bounty, req.chat_id, in_group=sender is not None)
@@ -361,6 +367,8 @@ def _change_book(
         old = _find(book.bounties, edit.id)
         _check_may(old, sender, "edit it")
         edited = _edited(old, edit)
+        if edit.due is not None:
+            edited = reminders.skip_passed(edited, now, tz)
         new = replace(book, bounties=_replaced(book.bounties, edited))
         return Outcome((_edited_answer(old, edited, now, tz),), {key: new})
     assert req.command == "delete"
@@ -959,6 +967,7 @@ def _edited_answer(old: Bounty, new: Bounty, now: int, tz: tzinfo) -> str:
 
 
 __all__ = [
+    "CHANGING",
     "GREET",
     "GROUP_COMMANDS",
     "MIGRATE",

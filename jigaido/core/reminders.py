@@ -146,6 +146,16 @@ def next_moment(book: GroupBook | UserBook, now: int, lead: int, tz: tzinfo) -> 
     return soonest
 
 
+def skip_passed(b: Bounty, now: int, tz: tzinfo) -> Bounty:
+    """`b` as its due is set now: a due whose moment has passed already (a day-only due
+    of today after 09:00, a time gone by) gets no reminder at it, since nobody was
+    offline when it fell due."""
+    at = moment(b, tz)
+    if at is None or at > now:
+        return b
+    return _recorded(b, [f"at@{b.due_date_ts}"])
+
+
 def mark_sent(book: Book, sent: Iterable[Reminder]) -> Book:
     """`book` with `sent` recorded in their bounties (records of an earlier due dropped)."""
     by_bounty: dict[int, list[str]] = {}
@@ -198,7 +208,8 @@ def _block(
 ) -> str:
     assert b.due_date_ts is not None
     due = render.due_html(b.due_date_ts, b.due_all_day, now, tz, spelled=True)
-    head = f"⏰ Due in {_span(lead)}" if r.kind == "before" else "⏰ Due now"
+    # What is left, not the lead: a late one (the bot was down) has less.
+    head = f"⏰ Due in {_span(r.when + lead - now)}" if r.kind == "before" else "⏰ Due now"
     lines = [f"{head}: <b>#{b.id}</b> {render.escape(b.text)}", f"📅 {due}"]
     if now - r.when > LATE_AFTER:
         lines.append("<i>(late: I was offline when it fell due)</i>")
@@ -210,11 +221,12 @@ def _block(
 
 
 def _span(seconds: int) -> str:
-    for unit, size in (("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} seconds"
+    """`24 hours`, `50 minutes`, `4 seconds`: rounded to the largest unit that says it."""
+    for unit, size in (("hour", 2 * 3600), ("minute", 2 * 60)):
+        if seconds >= size:
+            return f"{round(seconds / (size // 2))} {unit}s"
+    seconds = max(seconds, 1)
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def _mentions(b: Bounty) -> str:

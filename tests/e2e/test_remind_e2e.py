@@ -23,7 +23,7 @@ REMIND = {"JIGAIDO_REMIND_LEAD": str(LEAD)}
 # Far enough ahead that the bot serves before the first reminder, on a slow machine
 # too (a start there takes up to 8 s).
 AHEAD = 16
-SHOWN = re.compile(r"⏰ (Due in \d+ seconds|Due now): #(\d+) ")
+SHOWN = re.compile(r"⏰ (Due in \d+ seconds?|Due now): #(\d+) ")
 
 
 def bounty(i: int, due: int, *, group: bool, **kw: object) -> Bounty:
