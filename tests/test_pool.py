@@ -146,6 +146,27 @@ async def test_redelivered_update_is_answered_again_not_applied_twice(tmp_path: 
     await pool.close()
 
 
+async def test_a_redelivered_no_op_stays_a_no_op_after_a_later_change(tmp_path: Path) -> None:
+    """/track 1 when already tracking changes nothing; /untrack 1 after it does. Both
+    delivered again (a crash before Telegram was told): the /track is answered as it was,
+    in its place, not applied now after the /untrack (found by the crash load)."""
+    recorder = Recorder()
+    pool = make_pool(tmp_path, recorder)
+    for update in (req(1, "add", "x"), req(2, "track", "1"), req(3, "track", "1")):
+        await (await pool.submit(update)).done
+    await (await pool.submit(req(4, "untrack", "1"))).done
+    await pool.close()
+    pool = make_pool(tmp_path, recorder)  # a new process: state from disk only
+    for update in (req(3, "track", "1"), req(4, "untrack", "1")):
+        await (await pool.submit(update)).done
+    await pool.close()
+    tracks = json.loads((tmp_path / "data" / str(GROUP) / "7.json").read_text())
+    assert tracks["tracked"] == []
+    texts = [text for _, text, _, _ in recorder.sent]
+    assert texts[2] == texts[4] == "You already track <b>#1</b>."
+    assert texts[3] == texts[5]
+
+
 async def test_idle_worker_stops_and_leaves_nothing_behind(tmp_path: Path) -> None:
     """A worker idle past the timeout stops; the next command starts a fresh one from disk."""
     recorder = Recorder()

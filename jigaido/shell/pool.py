@@ -36,7 +36,9 @@ from jigaido.core.model import (
     FileKey,
     GroupBook,
     UserBook,
+    find_applied,
     prune_applied,
+    with_applied,
 )
 from jigaido.core.render import escape, split_messages
 from jigaido.shell.outbox import REMINDERS, Outbox, Reply, Ticket
@@ -321,6 +323,12 @@ class _Worker:
         self.reminding: dict[tuple[int, str], reminders.Reminder] = {}
         self.unrecorded: dict[tuple[int, str], reminders.Reminder] = {}
         self.record_failed = False
+        # Answers that changed nothing ("You already track #1", a refusal) of commands
+        # that could have: recorded with the chat's next write (update id -> answer and
+        # files). A crash after that write and before Telegram was told brings such an
+        # update back after a later change; its record keeps it the no-op it was, in
+        # its place, instead of applying it now, out of order.
+        self.noops: dict[int, tuple[str, tuple[FileKey, ...]]] = {}
         self.task = asyncio.create_task(self.run(), name=f"chat:{chat_id}")
 
     async def stop(self) -> None:
@@ -484,6 +492,7 @@ class _Worker:
                     dirty.append(key)
                 self.docs[key] = doc
             answers.append((job, outcome))
+            self._note_noop(job.request, outcome)
         if not await self._flush(dirty, before, now):
             if len(jobs) > 1:
                 # Fall back to one commit per command: each gets its own verdict, and
@@ -528,9 +537,34 @@ class _Worker:
                 "afresh; the operator can recover it from there."
             )
 
+    def _note_noop(self, request: Request, outcome: Outcome) -> None:
+        if outcome.changed or _refusal(outcome) is not None or not _may_change(request):
+            return
+        answer = outcome.messages[0] if len(outcome.messages) == 1 else outcome.toast
+        if answer:
+            self.noops[request.update_id] = (answer, commands.files_needed(request))
+
+    def _record_noops(
+        self, dirty: list[FileKey], before: dict[FileKey, Doc | None], now: int
+    ) -> None:
+        """The no-ops so far, recorded in their files (those that exist) with this write."""
+        for update_id, (answer, keys) in self.noops.items():
+            for key in keys:
+                doc = self.docs.get(key)
+                if doc is None or find_applied(doc, update_id, now) is not None:
+                    continue
+                if key not in dirty:
+                    before[key] = doc
+                    dirty.append(key)
+                self.docs[key] = with_applied(doc, update_id, now, answer)
+
     async def _flush(
         self, dirty: list[FileKey], before: dict[FileKey, Doc | None], now: int
     ) -> bool:
+        if not dirty:
+            return True  # nothing to write: the no-ops wait for the next write
+        if self.noops:
+            self._record_noops(dirty, before, now)
         # The bounty list first: a tracking file must not be saved pointing at a
         # bounty whose creation then failed to save.
         order = sorted(dirty, key=lambda k: (k.name not in (GROUP_FILE, USER_FILE), k))
@@ -557,6 +591,7 @@ class _Worker:
                 return False
             self.docs[key] = doc
             self.pool.flushes += 1
+        self.noops.clear()
         return True
 
     def _send(self, answers: list[tuple[Job, Outcome]]) -> None:
@@ -828,6 +863,14 @@ class _Posted:
 def _said(request: Request, text: str) -> Outcome:
     """`text` as the answer to `request`: a message, or a press's toast."""
     return Outcome((), toast=text) if request.command == PRESS else Outcome((text,))
+
+
+def _may_change(request: Request) -> bool:
+    """A command (or a card's button) that changes the chat's files when it does not
+    find them as they need to be already."""
+    if request.command == PRESS:
+        return isinstance(buttons.decode(request.args), buttons.Press)
+    return request.command in commands.CHANGING
 
 
 def _refusal(outcome: Outcome) -> str | None:

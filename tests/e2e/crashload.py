@@ -135,12 +135,21 @@ class Load:
                 target = self.rng.randint(1, added)
                 self._push(chat, self.creators[chat, target], "done", target)
             else:
-                i = len(self.commands)
-                text = f"c{i}-{self.rng.getrandbits(32):08x}"
-                update = self._message(chat, user, f"/add {text}")
-                self.commands.append(Command(update, chat, user, text))
-                self.adds_pushed[chat] += 1
-                self.creators[chat, self.adds_pushed[chat]] = user
+                self._add(chat, user)
+
+    def warm_up(self) -> None:
+        """One /add in each chat, each answered alone (so with its card's buttons): a
+        burst's answers come merged, without buttons, so groups would have no cards."""
+        for chat in GROUPS + DMS:
+            self._add(chat, chat if chat > 0 else self.rng.choice(USERS))
+
+    def _add(self, chat: int, user: int) -> None:
+        i = len(self.commands)
+        text = f"c{i}-{self.rng.getrandbits(32):08x}"
+        update = self._message(chat, user, f"/add {text}")
+        self.commands.append(Command(update, chat, user, text))
+        self.adds_pushed[chat] += 1
+        self.creators[chat, self.adds_pushed[chat]] = user
 
     def _find_cards(self) -> None:
         """The /add answers with their buttons (merged answers carry none)."""
@@ -200,6 +209,10 @@ async def run(
         load = Load(api, rng)
         bot = BotProcess(api, data_dir, data_dir.parent / "bot.log")
         try:
+            await bot.start()
+            load.warm_up()
+            await api.wait_confirmed(load.commands[-1].update_id, timeout=60)
+            await bot.kill()
             for cycle in range(kills):
                 # One start in ten is killed while still starting up.
                 early = rng.random() < 0.1
