@@ -713,12 +713,11 @@ def _timezone(
                 "e.g. /timezone Europe/Berlin.",
             )
         )
-    if in_group and not req.admin:
-        if req.admin is None and req.user_id is not None:
-            raise BadInput(COULD_NOT_CHECK)
-        raise BadInput(
+    if in_group:
+        _require_admin(
+            req,
             "Only an admin of this group can set its time zone. "
-            "/timezone alone shows the one in use."
+            "/timezone alone shows the one in use.",
         )
     name = args.parse_zone(raw)
     if name == book.tz:
@@ -735,6 +734,16 @@ def _timezone(
     )
 
 
+def _require_admin(req: Request, refusal: str) -> None:
+    """Refuse a group setting to a sender the router did not find an admin (or could
+    not ask about)."""
+    if req.admin:
+        return
+    if req.admin is None and req.user_id is not None:
+        raise BadInput(COULD_NOT_CHECK)
+    raise BadInput(refusal)
+
+
 def _remind(req: Request, key: FileKey, book: Book, *, in_group: bool) -> Outcome:
     """/remind shows whether the chat gets reminders; /remind on|off (a group's: admins)
     turns them on or off."""
@@ -749,12 +758,11 @@ def _remind(req: Request, key: FileKey, book: Book, *, in_group: bool) -> Outcom
         return Outcome((on + " /remind off stops them." if book.reminders else off,))
     if raw not in ("on", "off"):
         raise BadInput("Use /remind on or /remind off (or /remind to see which it is).")
-    if in_group and not req.admin:
-        if req.admin is None and req.user_id is not None:
-            raise BadInput(COULD_NOT_CHECK)
-        raise BadInput(
+    if in_group:
+        _require_admin(
+            req,
             "Only an admin of this group can turn its reminders on or off. "
-            "/remind alone shows which they are."
+            "/remind alone shows which they are.",
         )
     wanted = raw == "on"
     if wanted == book.reminders:

@@ -132,13 +132,10 @@ def to_press(query: CallbackQuery, update_id: int) -> Request | None:
     message = query.message
     if message is None:
         return None
-    chat = message.chat
-    if chat.type == "private":
-        kind: ChatKind = "private"
-    elif chat.type in ("group", "supergroup"):
-        kind = "group"
-    else:
+    kind = _chat_kind(message.chat.type)
+    if kind is None:
         return None
+    chat = message.chat
     topic = None
     if isinstance(message, Message) and message.is_topic_message:
         topic = message.message_thread_id
@@ -169,17 +166,24 @@ async def feed(dispatcher: Dispatcher, bot: Bot, update: Update) -> Job | None:
     return result if isinstance(result, Job) else None
 
 
+def _chat_kind(chat_type: str) -> ChatKind | None:
+    """What the bot keeps for a chat of this type: a personal list, a group's, or none
+    (a channel)."""
+    if chat_type == "private":
+        return "private"
+    if chat_type in ("group", "supergroup"):
+        return "group"
+    return None
+
+
 def to_request(message: Message, update_id: int, bot_username: str) -> Request | None:
     chat = message.chat
     if message.migrate_to_chat_id is not None:
         return _migration(update_id, message, new_id=message.migrate_to_chat_id, old_id=chat.id)
     if message.migrate_from_chat_id is not None:
         return _migration(update_id, message, new_id=chat.id, old_id=message.migrate_from_chat_id)
-    if chat.type == "private":
-        kind: ChatKind = "private"
-    elif chat.type in ("group", "supergroup"):
-        kind = "group"
-    else:
+    kind = _chat_kind(chat.type)
+    if kind is None:
         return None
     if not message.text:
         return None

@@ -1169,14 +1169,7 @@ class FakeBotAPI:
             raise _Reject(400, "Bad Request: chat_id is empty")
         if isinstance(chat_id, bool) or not isinstance(chat_id, int):
             raise _Reject(400, "Bad Request: chat not found")
-        if chat_id in self.migrated_chats:
-            raise _Reject(
-                400,
-                "Bad Request: group chat was upgraded to a supergroup chat",
-                {"migrate_to_chat_id": self.migrated_chats[chat_id]},
-            )
-        if chat_id in self.blocked_chats:
-            raise _Reject(403, "Forbidden: bot was blocked by the user")
+        self._check_reachable(chat_id)
 
         text, parse_mode, plain = self._text(params)
         markup = _inline_keyboard(params.get("reply_markup"))
@@ -1325,14 +1318,8 @@ class FakeBotAPI:
             return {"id": chat_id, "type": "private", "first_name": "User"}
         return {"id": chat_id, "type": "supergroup", "title": "Test group"}
 
-    async def _send_chat_action(self, call: Call) -> bool:
-        """Recorded in `calls` (read them with `calls_to("sendChatAction")`); refused as
-        Telegram would for a chat the bot cannot reach or an action it does not know."""
-        chat_id = call.params.get("chat_id")
-        if isinstance(chat_id, bool) or not isinstance(chat_id, int):
-            raise _Reject(400, "Bad Request: chat not found")
-        if call.params.get("action") not in CHAT_ACTIONS:
-            raise _Reject(400, "Bad Request: wrong parameter action in request")
+    def _check_reachable(self, chat_id: int) -> None:
+        """What Telegram answers a send to a chat that moved or blocked the bot."""
         if chat_id in self.migrated_chats:
             raise _Reject(
                 400,
@@ -1341,6 +1328,16 @@ class FakeBotAPI:
             )
         if chat_id in self.blocked_chats:
             raise _Reject(403, "Forbidden: bot was blocked by the user")
+
+    async def _send_chat_action(self, call: Call) -> bool:
+        """Recorded in `calls` (read them with `calls_to("sendChatAction")`); refused as
+        Telegram would for a chat the bot cannot reach or an action it does not know."""
+        chat_id = call.params.get("chat_id")
+        if isinstance(chat_id, bool) or not isinstance(chat_id, int):
+            raise _Reject(400, "Bad Request: chat not found")
+        if call.params.get("action") not in CHAT_ACTIONS:
+            raise _Reject(400, "Bad Request: wrong parameter action in request")
+        self._check_reachable(chat_id)
         return True
 
     async def _set_my_description(self, call: Call) -> bool:
