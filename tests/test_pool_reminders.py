@@ -201,3 +201,31 @@ async def test_a_reminder_out_while_another_is_being_recorded_is_not_sent_twice(
 def recorded_all(root: Path, user: int) -> bool:
     bounties = json.loads((root / str(user) / "user.json").read_text())["bounties"]
     return all("reminded" in b for b in bounties)
+
+
+async def test_a_worker_stays_while_its_reminder_is_on_its_way(tmp_path: Path) -> None:
+    """Idle past its time while the sender still retries a reminder: the worker stays
+    (what is on its way lives only there), so the reminder is recorded, not sent again
+    by a next worker."""
+    store = Store(tmp_path)
+    due = int(time.time()) + 1
+    store.write_sync(FileKey.user(45), UserBook(45, 2, (soon(1, due, added=1),)))
+    send = Recorder()
+    send.gate = asyncio.Event()  # Telegram unreachable for a while
+    pool = Pool(store, Outbox(send), tz=UTC, idle_seconds=0.2)  # type: ignore[arg-type]
+
+    async def submit(chat_id: int) -> None:
+        await pool.submit(Request(0, chat_id, "private", None, 0, REMIND))
+
+    alarm = Alarm(store.root, submit, tz=UTC, lead=LEAD)
+    pool.alarm, pool.remind_lead = alarm, LEAD
+    alarm.start()
+    await eventually(lambda: pool.active == 1, seconds=5)
+    await asyncio.sleep(1.0)  # five idle timeouts
+    assert pool.active == 1
+    send.gate.set()
+    await eventually(lambda: recorded(tmp_path, 45), seconds=5)
+    await asyncio.sleep(1.0)
+    await pool.close()
+    await alarm.close()
+    assert len(reminded(send, 45)) == 1

@@ -388,7 +388,9 @@ class _Worker:
                     self.pool._room_made()
                 first = await asyncio.wait_for(self.queue.get(), self.pool.idle_seconds)
             except TimeoutError:
-                if self.queue.empty():
+                # Reminders on their way or not yet recorded live only here: the worker
+                # stays until they are in the chat's file.
+                if self.queue.empty() and not self.reminding and not self.unrecorded:
                     # No await between this check and leaving the pool's table, so
                     # no request can slip into a queue nobody reads.
                     self.pool._forget(self)
